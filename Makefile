@@ -1,0 +1,62 @@
+# podero: the one entry point. `make demo`, `make test`; see README.md.
+LUA_VERSION ?= 5.4
+LUA        ?= lua$(LUA_VERSION)
+LUA_INC    ?= /usr/include/lua$(LUA_VERSION)
+CURL_INC   ?= /usr/include/x86_64-linux-gnu
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Wno-unused-parameter
+PIC        := -fPIC -std=gnu11
+SRC        := csrc/module.c csrc/client.c csrc/doc.c csrc/json.c
+HDR        := csrc/podero.h csrc/json.h
+BUILD      := build/$(LUA_VERSION)
+CORE       := $(BUILD)/podero/core.so
+LIBS       := -lcurl -lm
+
+export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
+export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
+
+.PHONY: all build deps test check asan valgrind demo sandbox clean rock-check
+
+all: build
+build: $(CORE)
+
+$(CORE): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o $@ $(SRC) $(LIBS)
+
+# Installs the Debian packages the project needs (only as root, only what is missing).
+deps:
+	@sh scripts/install-deps.sh
+
+# The whole suite under Lua 5.4 against a sandbox it starts; ends with "N passed, N failed".
+test: deps build
+	@sh scripts/run-tests.sh
+
+# Warnings are errors, with gcc and clang.
+check: deps
+	@mkdir -p build/check
+	gcc   -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/gcc.so $(SRC) $(LIBS)
+	clang -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/clang.so $(SRC) $(LIBS)
+
+# The suite with AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@mkdir -p build/asan/podero
+	gcc -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	    $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/asan/podero/core.so $(SRC) $(LIBS)
+	@PODERO_CPATH=$(CURDIR)/build/asan/?.so PODERO_SANITIZE=asan sh scripts/run-tests.sh
+
+# The suite under valgrind (memcheck, leak check).
+valgrind: deps build
+	@PODERO_SANITIZE=valgrind sh scripts/run-tests.sh
+
+# The main job: a sandbox, the fleet status example against it, and the sandbox stopped.
+demo: deps build
+	@sh scripts/demo.sh
+
+# A sandbox Podero in the foreground, printing its URL, credentials and ids to try.
+sandbox: deps
+	@bash sandbox/sandbox.sh run
+
+clean:
+	rm -rf build

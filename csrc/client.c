@@ -1,0 +1,1089 @@
+/*
+ * client.c: the client userdata. It owns one reused libcurl easy handle (connections and
+ * TLS sessions stay alive between calls), the options, the token state, and the buffers of
+ * the current transfer.
+ *
+ * A call is: check the arguments (raise on misuse), run the request policy in plain C
+ * (token, attempts, waits; nothing here touches Lua), then push the result. The policy:
+ *   - the token is fetched on first use and renewed before it expires (monotonic clock),
+ *     with the refresh token when there is one, else with the configured grant;
+ *   - retryable: connection failures, 429, 502, 503, 504 (token endpoint too);
+ *     backoff is exponential with equal jitter, Retry-After is honoured, one longer than
+ *     max_retry_wait is not waited for; at most 1 + max_retries attempts;
+ *   - a 401 from the API renews the token once and retries once;
+ *   - redirects are never followed; only http and https are spoken.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "podero.h"
+
+enum grant { GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_STATIC };
+
+typedef struct buffer {
+    char *p;
+    size_t len, cap;
+} buffer;
+
+typedef struct podero_client {
+    CURL *curl;
+    int closed;
+    /* options */
+    char *base_url;          /* without a trailing slash */
+    char *token_url;         /* absolute */
+    int grant;
+    char *client_id, *client_secret, *username, *password;
+    int token_form;          /* 1: application/x-www-form-urlencoded */
+    int client_auth_body;    /* 1: client_id/client_secret as body fields */
+    long timeout_ms, connect_timeout_ms;
+    int max_retries;
+    double max_retry_wait, retry_base_delay;
+    size_t max_response_bytes;
+    /* token */
+    char *access_token, *refresh_token;
+    double token_expires;    /* monotonic seconds; renewal is due before this */
+    int have_token;
+    struct curl_slist *api_headers;
+    /* the current transfer */
+    buffer body;
+    size_t body_limit;
+    int too_large;
+    double retry_after;      /* < 0: none */
+    char curl_err[CURL_ERROR_SIZE];
+    char url[1024];
+    uint64_t rng;
+    /* counters, for tostring and tests */
+    long token_requests, api_requests;
+} podero_client;
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+static char *dupstr(const char *s) {
+    size_t n;
+    char *d;
+    if (!s)
+        return NULL;
+    n = strlen(s);
+    d = (char *)malloc(n + 1);
+    if (d)
+        memcpy(d, s, n + 1);
+    return d;
+}
+
+static int buf_reserve(buffer *b, size_t extra) {
+    size_t need = b->len + extra + 1, cap;
+    char *p;
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    p = (char *)realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_add(buffer *b, const char *s, size_t n) {
+    if (buf_reserve(b, n))
+        return -1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+static int buf_adds(buffer *b, const char *s) { return buf_add(b, s, strlen(s)); }
+
+static void buf_wipe_free(buffer *b) {
+    if (b->p) {
+        podero_wipe(b->p, b->cap);
+        free(b->p);
+    }
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* JSON string literal of s (with quotes). */
+static int buf_add_json_string(buffer *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    if (buf_add(b, "\"", 1))
+        return -1;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[7];
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\'; esc[1] = (char)ch;
+            if (buf_add(b, esc, 2)) return -1;
+        } else if (ch < 0x20) {
+            esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
+            if (buf_add(b, esc, 6)) return -1;
+        } else if (buf_add(b, (const char *)&ch, 1)) {
+            return -1;
+        }
+    }
+    return buf_add(b, "\"", 1);
+}
+
+/* application/x-www-form-urlencoded (HTML form encoding: space is '+'). */
+static int buf_add_form(buffer *b, const char *s) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '*') {
+            if (buf_add(b, (const char *)&ch, 1)) return -1;
+        } else if (ch == ' ') {
+            if (buf_add(b, "+", 1)) return -1;
+        } else {
+            char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            if (buf_add(b, esc, 3)) return -1;
+        }
+    }
+    return 0;
+}
+
+static int buf_add_base64(buffer *b, const unsigned char *s, size_t n) {
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+    for (i = 0; i + 2 < n; i += 3) {
+        char o[4] = {tbl[s[i] >> 2], tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
+                     tbl[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)], tbl[s[i + 2] & 63]};
+        if (buf_add(b, o, 4)) return -1;
+    }
+    if (n - i == 1) {
+        char o[4] = {tbl[s[i] >> 2], tbl[(s[i] & 3) << 4], '=', '='};
+        if (buf_add(b, o, 4)) return -1;
+    } else if (n - i == 2) {
+        char o[4] = {tbl[s[i] >> 2], tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)],
+                     tbl[(s[i + 1] & 15) << 2], '='};
+        if (buf_add(b, o, 4)) return -1;
+    }
+    return 0;
+}
+
+static double rand_unit(podero_client *c) {
+    /* xorshift64*: jitter only, not for secrets */
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return (double)((c->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+static void sleep_seconds(double s) {
+    struct timespec ts, rem;
+    if (!(s > 0))
+        return;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &rem) == -1 && errno == EINTR)
+        ts = rem;
+}
+
+static void set_result(podero_result *res, const char *kind, long status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#include <stdarg.h>
+static void set_result(podero_result *res, const char *kind, long status, const char *fmt, ...) {
+    va_list ap;
+    res->kind = kind;
+    res->status = status;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+}
+
+/* Replaces every occurrence of secret in msg by "[redacted]". */
+static void redact_one(char *msg, size_t cap, const char *secret) {
+    size_t sl, ml;
+    char *p;
+    static const char red[] = "[redacted]";
+    if (!secret || (sl = strlen(secret)) < 3)
+        return;
+    while ((p = strstr(msg, secret)) != NULL) {
+        ml = strlen(msg);
+        if (ml - sl + sizeof red > cap) {
+            *p = 0;
+            return;
+        }
+        memmove(p + sizeof red - 1, p + sl, ml - (size_t)(p - msg) - sl + 1);
+        memcpy(p, red, sizeof red - 1);
+    }
+}
+
+/* No secret ever reaches an error message, even when a server echoes one back. */
+static void redact(const podero_client *c, podero_result *res) {
+    redact_one(res->message, sizeof res->message, c->client_secret);
+    redact_one(res->message, sizeof res->message, c->password);
+    redact_one(res->message, sizeof res->message, c->access_token);
+    redact_one(res->message, sizeof res->message, c->refresh_token);
+}
+
+/* One line from the server's error body: detail / error_description / error. */
+static void server_message(const char *body, size_t len, char *out, size_t cap) {
+    pj_doc d;
+    char err[64];
+    size_t o = 0;
+    uint32_t n;
+    out[0] = 0;
+    if (len == 0 || len > 65536 || pj_parse(&d, body, len, err, sizeof err) != 0)
+        return;
+    if (d.nodes[0].type == PJ_OBJ) {
+        static const char *const keys[] = {"error", "error_description", "detail", "message"};
+        size_t k;
+        for (k = 0; k < 4; k++) {
+            n = pj_obj_get(&d, 0, keys[k], strlen(keys[k]));
+            if (n == PJ_NONE)
+                continue;
+            if (d.nodes[n].type == PJ_STR) {
+                size_t sl;
+                const char *s = pj_str(&d, &d.nodes[n], &sl);
+                o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%.*s", o ? ": " : "",
+                                      (int)(sl > 300 ? 300 : sl), s);
+            } else if (d.nodes[n].type == PJ_ARR && d.nodes[n].count > 0) {
+                /* Django Ninja's 422: [{"loc": [...], "msg": "..."}] */
+                uint32_t e = pj_arr_get(&d, n, 0), m, l;
+                if (d.nodes[e].type == PJ_OBJ) {
+                    m = pj_obj_get(&d, e, "msg", 3);
+                    l = pj_obj_get(&d, e, "loc", 3);
+                    if (l != PJ_NONE && d.nodes[l].type == PJ_ARR && d.nodes[l].count > 0) {
+                        uint32_t last = pj_arr_get(&d, l, d.nodes[l].count - 1);
+                        if (d.nodes[last].type == PJ_STR) {
+                            size_t sl;
+                            const char *s = pj_str(&d, &d.nodes[last], &sl);
+                            o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%.*s",
+                                                  o ? ": " : "", (int)(sl > 80 ? 80 : sl), s);
+                        }
+                    }
+                    if (m != PJ_NONE && d.nodes[m].type == PJ_STR) {
+                        size_t sl;
+                        const char *s = pj_str(&d, &d.nodes[m], &sl);
+                        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%.*s",
+                                              o ? ": " : "", (int)(sl > 200 ? 200 : sl), s);
+                    }
+                }
+            }
+            if (o >= cap)
+                break;
+        }
+    }
+    pj_free(&d);
+    /* one line, printable */
+    for (o = 0; out[o]; o++)
+        if ((unsigned char)out[o] < 0x20 || out[o] == 0x7f)
+            out[o] = ' ';
+}
+
+/* ---- libcurl callbacks (never touch Lua) -------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
+    podero_client *c = (podero_client *)ud;
+    size_t n = size * nmemb;
+    if (c->body.len + n > c->body_limit) {
+        c->too_large = 1;
+        return 0;               /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (buf_add(&c->body, data, n))
+        return 0;
+    return n;
+}
+
+static double parse_retry_after(const char *v, size_t n) {
+    char tmp[128];
+    size_t i;
+    while (n && (*v == ' ' || *v == '\t')) { v++; n--; }
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+        n--;
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, v, n);
+    tmp[n] = 0;
+    for (i = 0; i < n && isdigit((unsigned char)tmp[i]); i++)
+        ;
+    if (i == n) {                       /* delay-seconds */
+        if (n > 9)
+            return 1e9;                 /* absurd: longer than anyone waits */
+        return (double)strtol(tmp, NULL, 10);
+    }
+    {                                   /* HTTP-date */
+        time_t t = curl_getdate(tmp, NULL);
+        double d;
+        if (t == (time_t)-1)
+            return -1;
+        d = difftime(t, time(NULL));
+        return d < 0 ? 0 : d;
+    }
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
+    podero_client *c = (podero_client *)ud;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    if (n > 5 && memcmp(data, "HTTP/", 5) == 0)
+        c->retry_after = -1;            /* a new answer (after 1xx) starts afresh */
+    else if (n > sizeof name - 1 && c->retry_after < 0 &&
+             strncasecmp(data, name, sizeof name - 1) == 0)
+        c->retry_after = parse_retry_after(data + sizeof name - 1, n - (sizeof name - 1));
+    return n;
+}
+
+/* ---- one transfer -------------------------------------------------------------------- */
+
+static const char *classify_curl(CURLcode rc, int *retryable) {
+    *retryable = 0;
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+        return "tls";
+    case CURLE_FILESIZE_EXCEEDED:
+        return "too_large";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+        *retryable = 1;
+        return "network";
+    default:
+        return "network";
+    }
+}
+
+/*
+ * Performs one request. On a transport failure fills res (kind, message) and returns -1 with
+ * *retryable set; otherwise returns the HTTP status with the body in c->body.
+ */
+static long transfer(podero_client *c, const char *url, struct curl_slist *headers,
+                     const buffer *post, size_t limit, podero_result *res, int *retryable) {
+    CURLcode rc;
+    long status = 0;
+    c->body.len = 0;
+    if (c->body.p)
+        c->body.p[0] = 0;
+    c->too_large = 0;
+    c->retry_after = -1;
+    c->body_limit = limit;
+    c->curl_err[0] = 0;
+    *retryable = 0;
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)limit);
+    if (post) {
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)post->len);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, post->p ? post->p : "");
+    } else {
+        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+    }
+    rc = curl_easy_perform(c->curl);
+    if (post) {
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    res->status = status;
+    if (rc == CURLE_OK)
+        return status;
+    if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        set_result(res, "too_large", status, "the answer is larger than %zu bytes", limit);
+        return -1;
+    }
+    res->kind = classify_curl(rc, retryable);
+    snprintf(res->message, sizeof res->message, "%s", c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
+    return -1;
+}
+
+static int status_retryable(long s) { return s == 429 || s == 502 || s == 503 || s == 504; }
+
+static const char *status_text(long s) {
+    switch (s) {
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
+
+static void http_error(podero_client *c, podero_result *res, long status, const char *what) {
+    char srv[400];
+    server_message(c->body.p, c->body.len, srv, sizeof srv);
+    if (status >= 300 && status < 400)
+        snprintf(srv, sizeof srv, "redirect not followed");
+    set_result(res, "http", status, "%s answered HTTP %ld%s%s%s%s", what, status,
+               status_text(status)[0] ? " " : "", status_text(status), srv[0] ? ": " : "", srv);
+}
+
+/* Backoff before attempt n+1 (n >= 1): equal jitter over base * 2^(n-1). */
+static double backoff(podero_client *c, int n) {
+    double b = c->retry_base_delay * pow(2.0, (double)(n - 1));
+    if (b > 30)
+        b = 30;
+    return b / 2 + rand_unit(c) * b / 2;
+}
+
+/*
+ * The retry loop shared by the token endpoint and the API: runs until an answer that is not
+ * retryable, or attempts run out. Returns the final HTTP status (body in c->body), or -1 with
+ * res filled. res->attempts counts the requests; max_attempts bounds it.
+ */
+static long request_with_retries(podero_client *c, const char *url, struct curl_slist *headers,
+                                 const buffer *post, size_t limit, podero_result *res,
+                                 int max_attempts, const char *what) {
+    for (;;) {
+        int retryable;
+        long status;
+        double wait;
+        res->attempts++;
+        res->retry_after = -1;
+        status = transfer(c, url, headers, post, limit, res, &retryable);
+        if (status >= 0 && !status_retryable(status))
+            return status;
+        if (status >= 0) {
+            res->retry_after = c->retry_after;
+            if (c->retry_after > c->max_retry_wait) {
+                http_error(c, res, status, what);
+                return -1;
+            }
+        } else if (!retryable) {
+            return -1;
+        }
+        if (res->attempts >= max_attempts) {
+            if (status >= 0)
+                http_error(c, res, status, what);
+            return -1;
+        }
+        wait = (status >= 0 && c->retry_after >= 0) ? c->retry_after : backoff(c, res->attempts);
+        if (wait > c->max_retry_wait)
+            wait = c->max_retry_wait;
+        sleep_seconds(wait);
+    }
+}
+
+/* ---- the token ----------------------------------------------------------------------- */
+
+static void drop_token(podero_client *c) {
+    podero_strfree(&c->access_token);
+    c->have_token = 0;
+    curl_slist_free_all(c->api_headers);
+    c->api_headers = NULL;
+}
+
+static int add_field(podero_client *c, buffer *b, const char *name, const char *value) {
+    if (c->token_form) {
+        if (b->len && buf_add(b, "&", 1)) return -1;
+        if (buf_adds(b, name) || buf_add(b, "=", 1) || buf_add_form(b, value)) return -1;
+    } else {
+        if (buf_add(b, b->len ? "," : "{", 1)) return -1;
+        if (buf_add_json_string(b, name) || buf_add(b, ":", 1) || buf_add_json_string(b, value))
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads a token answer (200). Returns 0 and stores the token, or -1 with res filled. */
+static int accept_token(podero_client *c, podero_result *res) {
+    pj_doc d;
+    char err[160];
+    uint32_t n;
+    double lifetime = 3600, margin;
+    size_t l;
+    const char *s;
+    char *tok = NULL, *rtok = NULL;
+
+    if (pj_parse(&d, c->body.p ? c->body.p : "", c->body.len, err, sizeof err) != 0) {
+        set_result(res, "decode", 200, "the token answer is not valid JSON: %s", err);
+        return -1;
+    }
+    if (d.nodes[0].type != PJ_OBJ) {
+        pj_free(&d);
+        set_result(res, "decode", 200, "the token answer is not a JSON object");
+        return -1;
+    }
+    if (pj_obj_get(&d, 0, "error", 5) != PJ_NONE) {
+        pj_free(&d);
+        server_message(c->body.p, c->body.len, err, sizeof err);
+        set_result(res, "auth", 200, "the token endpoint refused: %s", err);
+        return -1;
+    }
+    n = pj_obj_get(&d, 0, "access_token", 12);
+    if (n == PJ_NONE || d.nodes[n].type != PJ_STR || d.nodes[n].u.s.len == 0) {
+        pj_free(&d);
+        set_result(res, "auth", 200, "the token answer has no access_token string");
+        return -1;
+    }
+    s = pj_str(&d, &d.nodes[n], &l);
+    if (memchr(s, 0, l) || memchr(s, '\r', l) || memchr(s, '\n', l)) {
+        pj_free(&d);
+        set_result(res, "auth", 200, "the token answer's access_token has control characters");
+        return -1;
+    }
+    tok = (char *)malloc(l + 1);
+    if (tok) { memcpy(tok, s, l); tok[l] = 0; }
+    n = pj_obj_get(&d, 0, "token_type", 10);
+    if (n != PJ_NONE) {
+        s = d.nodes[n].type == PJ_STR ? pj_str(&d, &d.nodes[n], &l) : "";
+        if (d.nodes[n].type != PJ_STR || l != 6 || strncasecmp(s, "bearer", 6) != 0) {
+            pj_free(&d);
+            podero_strfree(&tok);
+            set_result(res, "auth", 200, "the token answer's token_type is not Bearer");
+            return -1;
+        }
+    }
+    n = pj_obj_get(&d, 0, "expires_in", 10);
+    if (n != PJ_NONE) {
+        double e = d.nodes[n].type == PJ_INT ? (double)d.nodes[n].u.i
+                 : d.nodes[n].type == PJ_DBL ? d.nodes[n].u.d : -1;
+        if (e >= 1)
+            lifetime = e > 31536000 ? 31536000 : floor(e);   /* clamp to a year */
+    }
+    n = pj_obj_get(&d, 0, "refresh_token", 13);
+    if (n != PJ_NONE && d.nodes[n].type == PJ_STR && d.nodes[n].u.s.len > 0) {
+        s = pj_str(&d, &d.nodes[n], &l);
+        rtok = (char *)malloc(l + 1);
+        if (rtok) { memcpy(rtok, s, l); rtok[l] = 0; }
+    }
+    pj_free(&d);
+    if (!tok) {
+        podero_strfree(&rtok);
+        set_result(res, "network", 200, "out of memory");
+        return -1;
+    }
+    drop_token(c);
+    c->access_token = tok;
+    if (rtok) {
+        podero_strfree(&c->refresh_token);
+        c->refresh_token = rtok;
+    }
+    /* renew early: 10 % of the lifetime, at most 60 s */
+    margin = lifetime * 0.1;
+    if (margin > 60)
+        margin = 60;
+    c->token_expires = podero_monotonic() + lifetime - margin;
+    c->have_token = 1;
+    return 0;
+}
+
+/* One grant request (with retries). use_refresh: the refresh_token grant. */
+static int token_request(podero_client *c, int use_refresh, podero_result *res) {
+    buffer body = {0}, auth = {0}, cred = {0};
+    struct curl_slist *h = NULL, *t;
+    int rc = -1, basic;
+    long status;
+    podero_result r;
+
+    memset(&r, 0, sizeof r);
+    r.retry_after = -1;
+    basic = c->client_id && !c->client_auth_body;
+    if (use_refresh) {
+        if (add_field(c, &body, "grant_type", "refresh_token") ||
+            add_field(c, &body, "refresh_token", c->refresh_token))
+            goto oom;
+    } else if (c->grant == GRANT_PASSWORD) {
+        if (add_field(c, &body, "grant_type", "password") ||
+            add_field(c, &body, "username", c->username) ||
+            add_field(c, &body, "password", c->password))
+            goto oom;
+    } else if (add_field(c, &body, "grant_type", "client_credentials")) {
+        goto oom;
+    }
+    if (c->client_id && c->client_auth_body) {
+        if (add_field(c, &body, "client_id", c->client_id) ||
+            add_field(c, &body, "client_secret", c->client_secret ? c->client_secret : ""))
+            goto oom;
+    }
+    if (!c->token_form && buf_add(&body, "}", 1))
+        goto oom;
+    if (basic) {
+        /* RFC 6749 2.3.1: form-encode id and secret, then Basic */
+        if (buf_add_form(&cred, c->client_id) || buf_add(&cred, ":", 1) ||
+            buf_add_form(&cred, c->client_secret ? c->client_secret : "") ||
+            buf_adds(&auth, "Authorization: Basic ") ||
+            buf_add_base64(&auth, (const unsigned char *)cred.p, cred.len))
+            goto oom;
+        if (!(t = curl_slist_append(h, auth.p))) goto oom;
+        h = t;
+    }
+    if (!(t = curl_slist_append(h, c->token_form ? "Content-Type: application/x-www-form-urlencoded"
+                                                 : "Content-Type: application/json")))
+        goto oom;
+    h = t;
+    if (!(t = curl_slist_append(h, "Accept: application/json"))) goto oom;
+    h = t;
+    if (!(t = curl_slist_append(h, "Expect:"))) goto oom;
+    h = t;
+
+    c->token_requests++;
+    status = request_with_retries(c, c->token_url, h, &body, 1024 * 1024 < c->max_response_bytes ? 1024 * 1024 : c->max_response_bytes,
+                                  &r, 1 + c->max_retries, "the token endpoint");
+    if (status < 0) {
+        if (r.kind && strcmp(r.kind, "too_large") == 0)
+            snprintf(r.message, sizeof r.message, "the token answer is larger than 1 MiB");
+    } else if (status >= 200 && status < 300) {
+        rc = accept_token(c, &r);
+    } else if (status == 400 || status == 401) {
+        char srv[400];
+        server_message(c->body.p, c->body.len, srv, sizeof srv);
+        set_result(&r, "auth", status, "the token endpoint refused the credentials (HTTP %ld)%s%s",
+                   status, srv[0] ? ": " : "", srv);
+    } else {
+        http_error(c, &r, status, "the token endpoint");
+    }
+    goto done;
+oom:
+    set_result(&r, "network", 0, "out of memory");
+done:
+    curl_slist_free_all(h);
+    buf_wipe_free(&body);
+    buf_wipe_free(&auth);
+    buf_wipe_free(&cred);
+    if (rc != 0) {
+        *res = r;
+        redact(c, res);
+    }
+    return rc;
+}
+
+static int build_api_headers(podero_client *c) {
+    buffer b = {0};
+    struct curl_slist *h = NULL, *t;
+    if (buf_adds(&b, "Authorization: Bearer ") || buf_adds(&b, c->access_token))
+        goto oom;
+    if (!(h = curl_slist_append(NULL, b.p))) goto oom;
+    if (!(t = curl_slist_append(h, "Accept: application/json"))) goto oom;
+    h = t;
+    buf_wipe_free(&b);
+    curl_slist_free_all(c->api_headers);
+    c->api_headers = h;
+    return 0;
+oom:
+    buf_wipe_free(&b);
+    curl_slist_free_all(h);
+    return -1;
+}
+
+/* Makes sure a valid token is at hand. force: renew even if the cached one looks valid. */
+static int ensure_token(podero_client *c, int force, podero_result *res) {
+    if (c->grant == GRANT_STATIC) {
+        if (!c->api_headers && build_api_headers(c)) {
+            set_result(res, "network", 0, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    if (!force && c->have_token && podero_monotonic() < c->token_expires)
+        return 0;
+    drop_token(c);
+    if (c->refresh_token) {
+        podero_result r;
+        memset(&r, 0, sizeof r);
+        if (token_request(c, 1, &r) == 0)
+            goto got;
+        if (!r.kind || strcmp(r.kind, "auth") != 0) {
+            *res = r;
+            res->attempts = 0;
+            return -1;
+        }
+        /* the refresh token was refused: fall back to the grant itself */
+        podero_strfree(&c->refresh_token);
+    }
+    {
+        podero_result r;
+        memset(&r, 0, sizeof r);
+        if (token_request(c, 0, &r) != 0) {
+            *res = r;
+            return -1;
+        }
+    }
+got:
+    if (build_api_headers(c)) {
+        drop_token(c);
+        set_result(res, "network", 0, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * GET url from the API with the token. Returns 0 with the 2xx body in c->body, or -1 with res
+ * filled.
+ */
+static int api_get(podero_client *c, const char *url, podero_result *res) {
+    int renewed = 0;
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    for (;;) {
+        long status;
+        if (ensure_token(c, 0, res) != 0) {
+            redact(c, res);
+            return -1;
+        }
+        c->api_requests++;
+        status = request_with_retries(c, url, c->api_headers, NULL, c->max_response_bytes, res,
+                                      1 + c->max_retries + renewed, "the API");
+        if (status < 0) {
+            redact(c, res);
+            return -1;
+        }
+        if (status >= 200 && status < 300) {
+            res->kind = NULL;
+            return 0;
+        }
+        if (status == 401) {
+            if (c->grant != GRANT_STATIC && !renewed) {
+                renewed = 1;
+                drop_token(c);
+                continue;
+            }
+            http_error(c, res, status, "the API");
+            res->kind = "auth";
+            if (c->grant == GRANT_STATIC)
+                strncat(res->message, " (the static token was refused)",
+                        sizeof res->message - strlen(res->message) - 1);
+            redact(c, res);
+            return -1;
+        }
+        http_error(c, res, status, "the API");
+        redact(c, res);
+        return -1;
+    }
+}
+
+/* ---- the Lua side ------------------------------------------------------------------ */
+
+static podero_client *check_client(lua_State *L) {
+    podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
+    if (c->closed)
+        luaL_error(L, "podero: client is closed");
+    return c;
+}
+
+static void client_free(podero_client *c) {
+    if (c->curl) {
+        curl_easy_cleanup(c->curl);
+        c->curl = NULL;
+    }
+    curl_slist_free_all(c->api_headers);
+    c->api_headers = NULL;
+    podero_strfree(&c->base_url);
+    podero_strfree(&c->token_url);
+    podero_strfree(&c->client_id);
+    podero_strfree(&c->client_secret);
+    podero_strfree(&c->username);
+    podero_strfree(&c->password);
+    podero_strfree(&c->access_token);
+    podero_strfree(&c->refresh_token);
+    buf_wipe_free(&c->body);
+    c->have_token = 0;
+    c->closed = 1;
+}
+
+static int l_close(lua_State *L) {
+    podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
+    client_free(c);
+    return 0;
+}
+
+static int l_tostring(lua_State *L) {
+    podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
+    static const char *const grants[] = {"client_credentials", "password", "token"};
+    if (c->closed)
+        lua_pushfstring(L, "podero.client (closed): %p", (void *)c);
+    else
+        lua_pushfstring(L, "podero.client %s (%s): %p", c->base_url, grants[c->grant], (void *)c);
+    return 1;
+}
+
+/* Checks a UUID argument and writes it lower-case into out[37]. Raises naming the argument. */
+static void check_uuid(lua_State *L, int idx, const char *name, const char *fn, char *out) {
+    size_t len, i;
+    const char *s;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "podero: %s: %s must be a UUID string, got %s", fn, name, luaL_typename(L, idx));
+    s = lua_tolstring(L, idx, &len);
+    if (len != 36)
+        goto bad;
+    for (i = 0; i < 36; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-')
+                goto bad;
+        } else if (!isxdigit(ch)) {
+            goto bad;
+        }
+        out[i] = (char)tolower(ch);
+    }
+    out[36] = 0;
+    return;
+bad:
+    luaL_error(L, "podero: %s: %s must be a UUID (8-4-4-4-12 hex digits), got a string of %d bytes that is not one",
+               fn, name, (int)len);
+}
+
+/* Reads the options table of a request: only include_deleted is known. */
+static int check_request_opts(lua_State *L, int idx, const char *fn) {
+    int include_deleted = 0;
+    if (lua_isnoneornil(L, idx))
+        return 0;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        luaL_error(L, "podero: %s: opts must be a table, got %s", fn, luaL_typename(L, idx));
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "include_deleted") == 0) {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                luaL_error(L, "podero: %s: opts.include_deleted must be a boolean, got %s", fn,
+                           luaL_typename(L, -1));
+            include_deleted = lua_toboolean(L, -1);
+        } else {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            luaL_error(L, "podero: %s: unknown option '%s' in opts", fn,
+                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    return include_deleted;
+}
+
+/* The common tail of the GET calls: runs the request and pushes a view or nil, err. */
+static int get_and_push(lua_State *L, podero_client *c, int kind, int want_array) {
+    podero_result res;
+    if (api_get(c, c->url, &res) != 0)
+        return podero_fail(L, &res);
+    if (!podero_doc_push(L, c->body.p ? c->body.p : "", c->body.len, kind, want_array, &res))
+        return podero_fail(L, &res);
+    return 1;
+}
+
+static int l_heat_pump(lua_State *L) {
+    podero_client *c = check_client(L);
+    char org[37], user[37], hp[37];
+    int del;
+    check_uuid(L, 2, "org_id", "heat_pump", org);
+    check_uuid(L, 3, "user_id", "heat_pump", user);
+    check_uuid(L, 4, "heat_pump_id", "heat_pump", hp);
+    del = check_request_opts(L, 5, "heat_pump");
+    snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s%s",
+             c->base_url, org, user, hp, del ? "?include_deleted=true" : "");
+    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP, 0);
+}
+
+static int l_users(lua_State *L) {
+    podero_client *c = check_client(L);
+    char org[37];
+    int del;
+    check_uuid(L, 2, "org_id", "users", org);
+    del = check_request_opts(L, 3, "users");
+    snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users%s", c->base_url, org,
+             del ? "?include_deleted=true" : "");
+    return get_and_push(L, c, PODERO_KIND_PLAIN, 1);
+}
+
+static int l_heat_pumps(lua_State *L) {
+    podero_client *c = check_client(L);
+    char org[37], user[37];
+    int del;
+    check_uuid(L, 2, "org_id", "heat_pumps", org);
+    check_uuid(L, 3, "user_id", "heat_pumps", user);
+    del = check_request_opts(L, 4, "heat_pumps");
+    snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps%s",
+             c->base_url, org, user, del ? "?include_deleted=true" : "");
+    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP_LIST, 1);
+}
+
+/* client:stats(): counters of requests made (for tests and monitoring; no secrets). */
+static int l_stats(lua_State *L) {
+    podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, c->token_requests);
+    lua_setfield(L, -2, "token_requests");
+    lua_pushinteger(L, c->api_requests);
+    lua_setfield(L, -2, "api_requests");
+    lua_pushboolean(L, c->have_token);
+    lua_setfield(L, -2, "has_token");
+    return 1;
+}
+
+/* ---- construction ---------------------------------------------------------------------- */
+
+static char *opt_string(lua_State *L, const char *name) {
+    char *s = NULL;
+    if (lua_getfield(L, 1, name) == LUA_TSTRING)
+        s = dupstr(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+static double opt_number(lua_State *L, const char *name, double dflt) {
+    double v = dflt;
+    if (lua_getfield(L, 1, name) == LUA_TNUMBER)
+        v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, const char *name, int dflt) {
+    int v = dflt;
+    if (lua_getfield(L, 1, name) == LUA_TBOOLEAN)
+        v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/*
+ * core.new(opts): opts has been validated and completed by lua/podero/init.lua; here we
+ * only copy it into C. Raises only for out-of-memory or a libcurl that refuses an option.
+ */
+static int l_new(lua_State *L) {
+    podero_client *c;
+    char *s;
+    CURLcode rc = CURLE_OK;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    c = (podero_client *)lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    c->closed = 1;              /* until complete: __gc frees whatever is there */
+    luaL_setmetatable(L, PODERO_CLIENT_MT);
+
+    c->base_url = opt_string(L, "base_url");
+    c->token_url = opt_string(L, "token_url");
+    c->client_id = opt_string(L, "client_id");
+    c->client_secret = opt_string(L, "client_secret");
+    c->username = opt_string(L, "username");
+    c->password = opt_string(L, "password");
+    c->access_token = opt_string(L, "token");
+    s = opt_string(L, "grant");
+    c->grant = !s ? GRANT_CLIENT_CREDENTIALS : strcmp(s, "password") == 0 ? GRANT_PASSWORD
+             : strcmp(s, "token") == 0 ? GRANT_STATIC : GRANT_CLIENT_CREDENTIALS;
+    free(s);
+    s = opt_string(L, "token_format");
+    c->token_form = s && strcmp(s, "form") == 0;
+    free(s);
+    s = opt_string(L, "client_auth");
+    c->client_auth_body = s && strcmp(s, "body") == 0;
+    free(s);
+    c->timeout_ms = (long)(opt_number(L, "timeout", 30) * 1000);
+    c->connect_timeout_ms = (long)(opt_number(L, "connect_timeout", 10) * 1000);
+    c->max_retries = (int)opt_number(L, "max_retries", 2);
+    c->max_retry_wait = opt_number(L, "max_retry_wait", 10);
+    c->retry_base_delay = opt_number(L, "retry_base_delay", 0.5);
+    c->max_response_bytes = (size_t)opt_number(L, "max_response_bytes", 8 * 1024 * 1024);
+    c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+    if (!c->rng)
+        c->rng = 88172645463325252ULL;
+    c->retry_after = -1;
+
+    if (!c->base_url || !c->token_url || (c->grant == GRANT_STATIC && !c->access_token))
+        return luaL_error(L, "not enough memory");
+    c->have_token = c->grant == GRANT_STATIC;
+    c->curl = curl_easy_init();
+    if (!c->curl)
+        return luaL_error(L, "podero: curl_easy_init failed");
+
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(c->curl, opt, val)
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, c);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, c);
+    SET(CURLOPT_ERRORBUFFER, c->curl_err);
+    SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    SET(CURLOPT_SSL_VERIFYPEER, opt_bool(L, "verify_tls", 1) ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, opt_bool(L, "verify_tls", 1) ? 2L : 0L);
+    s = opt_string(L, "ca_file");
+    if (s) {
+        SET(CURLOPT_CAINFO, s);
+        free(s);
+    }
+    s = opt_string(L, "user_agent");
+    if (s) {
+        SET(CURLOPT_USERAGENT, s);
+        free(s);
+    }
+#undef SET
+    if (rc != CURLE_OK)
+        return luaL_error(L, "podero: libcurl refused an option: %s", curl_easy_strerror(rc));
+    c->closed = 0;
+    return 1;
+}
+
+static int l_gc(lua_State *L) {
+    podero_client *c = (podero_client *)lua_touserdata(L, 1);
+    client_free(c);
+    return 0;
+}
+
+void podero_client_open(lua_State *L) {
+    static const luaL_Reg methods[] = {
+        {"heat_pump", l_heat_pump},
+        {"users", l_users},
+        {"heat_pumps", l_heat_pumps},
+        {"close", l_close},
+        {"stats", l_stats},
+        {NULL, NULL}
+    };
+    luaL_newmetatable(L, PODERO_CLIENT_MT);
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__close");
+#endif
+    lua_pushcfunction(L, l_tostring);
+    lua_setfield(L, -2, "__tostring");
+    luaL_newlib(L, methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");     /* the Lua layer adds methods here */
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "podero.client");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_new);
+}

@@ -1,0 +1,403 @@
+/*
+ * doc.c: lazy, read-only Lua views over a parsed JSON document.
+ *
+ * A view is a small userdata {doc, node, kind}. The document (json.h) is shared by all views
+ * made from it and reference counted in C, so a nested object read out of a heat pump keeps
+ * the body alive after the heat pump itself is gone. A value becomes a Lua value only when
+ * it is read; it is then cached in the view's user value (a table created on first read), so
+ * a script that reads three fields pays for three conversions.
+ *
+ * Why userdata and not a table with __index: a userdata is truly read-only (no rawset can
+ * change it), and __len/__pairs/__index/__newindex all apply to it on 5.4.
+ *
+ * Field rules (documented in the README, "Field rules"):
+ *   - null reads as nil; integers as integers; other numbers as strtod's double;
+ *   - in a heat pump object, a string in one of the number|string fields of the spec that
+ *     is a JSON number literal reads as tonumber(string);
+ *   - keys are looked up as sent; when a key is repeated the last one wins.
+ */
+#include <string.h>
+#include <stdlib.h>
+
+#include "podero.h"
+
+typedef struct podero_shared_doc {
+    pj_doc doc;
+    long refs;
+} podero_shared_doc;
+
+typedef struct podero_view {
+    podero_shared_doc *sd;
+    uint32_t node;
+    uint8_t kind;       /* enum podero_kind */
+} podero_view;
+
+/* The HeatPumpDetailOutput fields whose schema is number | string | null (Decimals). */
+static const char *const decimal_fields[] = {
+    "away_mode_minimum_temperature_limit",
+    "consumption_last_day_kwh",
+    "consumption_last_month_kwh",
+    "consumption_last_week_kwh",
+    "dhw_standard_temperature",
+    "dhw_temperature",
+    "indoor_actual_temperature",
+    "indoor_target_temperature",
+    "indoor_target_temperature_offset",
+    "inlet_temperature",
+    "maximum_temperature_limit",
+    "minimum_dhw_temperature_limit",
+    "minimum_temperature_limit",
+    "outdoor_temperature",
+    "outlet_temperature",
+};
+
+static int is_decimal_field(const char *k, size_t klen) {
+    size_t i;
+    for (i = 0; i < sizeof decimal_fields / sizeof decimal_fields[0]; i++) {
+        const char *f = decimal_fields[i];
+        if (f[0] == k[0] && strlen(f) == klen && memcmp(f, k, klen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void shared_release(podero_shared_doc *sd) {
+    if (sd && --sd->refs == 0) {
+        pj_free(&sd->doc);
+        free(sd);
+    }
+}
+
+static podero_view *check_view(lua_State *L, int idx) {
+    return (podero_view *)luaL_checkudata(L, idx, PODERO_VIEW_MT);
+}
+
+/* Pushes a new view of node in sd (sd gains a reference). */
+static void push_view(lua_State *L, podero_shared_doc *sd, uint32_t node, int kind) {
+    podero_view *v = (podero_view *)lua_newuserdatauv(L, sizeof *v, 1);
+    v->sd = NULL;
+    v->node = node;
+    v->kind = (uint8_t)kind;
+    luaL_setmetatable(L, PODERO_VIEW_MT);
+    v->sd = sd;
+    sd->refs++;
+}
+
+static void push_numlit(lua_State *L, const char *s, size_t len) {
+    char buf[128];
+    if (len < sizeof buf) {
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        if (lua_stringtonumber(L, buf))
+            return;
+    } else {
+        lua_pushlstring(L, s, len);
+        if (lua_stringtonumber(L, lua_tostring(L, -1))) {
+            lua_remove(L, -2);
+            return;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushlstring(L, s, len);  /* unreachable for a valid literal; keep the string */
+}
+
+/*
+ * Pushes the Lua value of node n. decimal: the node is a heat pump's number|string field.
+ * child_kind: kind for a nested view. Returns 1 when the value is worth caching.
+ */
+static int push_value(lua_State *L, podero_shared_doc *sd, uint32_t n, int decimal, int child_kind) {
+    const pj_node *nd = &sd->doc.nodes[n];
+    switch (nd->type) {
+    case PJ_NULL: lua_pushnil(L); return 0;
+    case PJ_FALSE: lua_pushboolean(L, 0); return 0;
+    case PJ_TRUE: lua_pushboolean(L, 1); return 0;
+    case PJ_INT: lua_pushinteger(L, (lua_Integer)nd->u.i); return 0;
+    case PJ_DBL: lua_pushnumber(L, (lua_Number)nd->u.d); return 0;
+    case PJ_STR: {
+        size_t len;
+        const char *s = pj_str(&sd->doc, nd, &len);
+        if (decimal && (nd->flags & PJ_F_NUMLIT))
+            push_numlit(L, s, len);
+        else
+            lua_pushlstring(L, s, len);
+        return 1;
+    }
+    default:
+        push_view(L, sd, n, child_kind);
+        return 1;
+    }
+}
+
+/* Looks key up in view v (at stack index 1) and pushes its value, using the cache. */
+static int view_index(lua_State *L) {
+    podero_view *v = (podero_view *)lua_touserdata(L, 1);
+    const pj_doc *doc;
+    const pj_node *nd;
+    uint32_t vn;
+    int decimal = 0, child_kind = PODERO_KIND_PLAIN;
+
+    /* the cache first: a value read before */
+    if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, -2) != LUA_TNIL)
+            return 1;
+        lua_pop(L, 2);
+    } else {
+        lua_pop(L, 1);
+    }
+    doc = &v->sd->doc;
+    nd = &doc->nodes[v->node];
+
+    if (nd->type == PJ_OBJ) {
+        size_t klen;
+        const char *k;
+        if (lua_type(L, 2) != LUA_TSTRING)
+            return 0;
+        /* methods of a heat pump come before its fields, so scripts stay stable when the
+         * server adds a field of the same name; podero.fields() still shows such a field */
+        if (v->kind == PODERO_KIND_HEAT_PUMP) {
+            lua_pushvalue(L, 2);
+            if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+                return 1;
+            lua_pop(L, 1);
+        }
+        k = lua_tolstring(L, 2, &klen);
+        vn = pj_obj_get(doc, v->node, k, klen);
+        if (vn == PJ_NONE)
+            return 0;
+        if (v->kind == PODERO_KIND_HEAT_PUMP)
+            decimal = is_decimal_field(k, klen);
+    } else {
+        lua_Integer i;
+        int isnum = 0;
+        i = lua_tointegerx(L, 2, &isnum);
+        if (!isnum || i < 1 || (lua_Unsigned)i > nd->count)
+            return 0;
+        vn = pj_arr_get(doc, v->node, (uint32_t)(i - 1));
+        if (v->kind == PODERO_KIND_HEAT_PUMP_LIST)
+            child_kind = PODERO_KIND_HEAT_PUMP;
+    }
+    if (push_value(L, v->sd, vn, decimal, child_kind)) {
+        /* cache it */
+        if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 4);
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, 1, 1);
+        }
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -3);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+static int view_newindex(lua_State *L) {
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : luaL_typename(L, 2);
+    return luaL_error(L, "podero: objects are read-only (cannot assign field '%s'); "
+                         "use podero.to_table() for a mutable copy", k);
+}
+
+static int view_len(lua_State *L) {
+    podero_view *v = (podero_view *)lua_touserdata(L, 1);
+    const pj_node *nd = &v->sd->doc.nodes[v->node];
+    lua_pushinteger(L, nd->type == PJ_ARR ? (lua_Integer)nd->count : 0);
+    return 1;
+}
+
+static int view_gc(lua_State *L) {
+    podero_view *v = (podero_view *)lua_touserdata(L, 1);
+    shared_release(v->sd);
+    v->sd = NULL;
+    return 0;
+}
+
+static int view_tostring(lua_State *L) {
+    podero_view *v = (podero_view *)lua_touserdata(L, 1);
+    const pj_node *nd = &v->sd->doc.nodes[v->node];
+    if (nd->type == PJ_ARR)
+        lua_pushfstring(L, "podero.array (%d items): %p", (int)nd->count, (void *)v);
+    else if (v->kind == PODERO_KIND_HEAT_PUMP)
+        lua_pushfstring(L, "podero.heat_pump: %p", (void *)v);
+    else
+        lua_pushfstring(L, "podero.object (%d fields): %p", (int)nd->count, (void *)v);
+    return 1;
+}
+
+/* Iterator closure: upvalue 1 = view, upvalue 2 = next position (0-based). */
+static int fields_iter(lua_State *L) {
+    podero_view *v = (podero_view *)lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer pos = lua_tointeger(L, lua_upvalueindex(2));
+    const pj_doc *doc = &v->sd->doc;
+    const pj_node *nd = &doc->nodes[v->node];
+    if (pos < 0 || (lua_Unsigned)pos >= nd->count)
+        return 0;
+    lua_pushinteger(L, pos + 1);
+    lua_replace(L, lua_upvalueindex(2));
+    if (nd->type == PJ_ARR) {
+        lua_pushinteger(L, pos + 1);
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_pushinteger(L, pos + 1);
+    } else {
+        uint32_t kn = doc->kids[nd->u.c.kids + pos];
+        size_t klen;
+        const char *k = pj_str(doc, &doc->nodes[kn], &klen);
+        lua_pushlstring(L, k, klen);
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_pushvalue(L, -2);
+    }
+    /* read through view_index so that the value rules and the cache apply; for a heat pump
+     * a field named like a method must give the field, so look it up directly */
+    if (v->kind == PODERO_KIND_HEAT_PUMP && nd->type == PJ_OBJ) {
+        uint32_t kn = doc->kids[nd->u.c.kids + pos];
+        size_t klen;
+        const char *k = pj_str(doc, &doc->nodes[kn], &klen);
+        lua_pop(L, 2);
+        push_value(L, v->sd, kn + 1, is_decimal_field(k, klen), PODERO_KIND_PLAIN);
+        return 2;
+    }
+    {
+        int top = lua_gettop(L);
+        lua_pushcfunction(L, view_index);
+        lua_insert(L, top - 1);
+        lua_call(L, 2, 1);
+    }
+    return 2;
+}
+
+/* podero.fields(obj): for name, value in podero.fields(obj) ... (arrays: index, value) */
+int podero_doc_fields(lua_State *L) {
+    check_view(L, 1);
+    lua_settop(L, 1);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, fields_iter, 2);
+    return 1;
+}
+
+static int view_pairs(lua_State *L) {
+    podero_doc_fields(L);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Pushes node n as plain Lua tables (to_table). */
+static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n) {
+    const pj_node *nd = &doc->nodes[n];
+    uint32_t i;
+    switch (nd->type) {
+    case PJ_NULL: lua_pushlightuserdata(L, NULL); break;  /* cjson.null */
+    case PJ_FALSE: lua_pushboolean(L, 0); break;
+    case PJ_TRUE: lua_pushboolean(L, 1); break;
+    case PJ_INT: lua_pushinteger(L, (lua_Integer)nd->u.i); break;
+    case PJ_DBL: lua_pushnumber(L, (lua_Number)nd->u.d); break;
+    case PJ_STR: {
+        size_t len;
+        const char *s = pj_str(doc, nd, &len);
+        lua_pushlstring(L, s, len);
+        break;
+    }
+    case PJ_ARR:
+        luaL_checkstack(L, 4, "podero: document nested too deeply");
+        lua_createtable(L, (int)nd->count, 0);
+        for (i = 0; i < nd->count; i++) {
+            push_plain(L, doc, doc->kids[nd->u.c.kids + i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    default: /* PJ_OBJ: later duplicates overwrite earlier ones, as in a lookup */
+        luaL_checkstack(L, 4, "podero: document nested too deeply");
+        lua_createtable(L, 0, (int)nd->count);
+        for (i = 0; i < nd->count; i++) {
+            uint32_t kn = doc->kids[nd->u.c.kids + i];
+            size_t klen;
+            const char *k = pj_str(doc, &doc->nodes[kn], &klen);
+            lua_pushlstring(L, k, klen);
+            push_plain(L, doc, kn + 1);
+            lua_rawset(L, -3);
+        }
+        break;
+    }
+}
+
+int podero_doc_to_table(lua_State *L) {
+    podero_view *v = check_view(L, 1);
+    push_plain(L, &v->sd->doc, v->node);
+    return 1;
+}
+
+/* hp:raw(): the body as received (for a nested object: the whole body it came from). */
+int podero_doc_raw(lua_State *L) {
+    podero_view *v = check_view(L, 1);
+    lua_pushlstring(L, v->sd->doc.text, v->sd->doc.len);
+    return 1;
+}
+
+int podero_doc_is_view(lua_State *L) {
+    lua_pushboolean(L, luaL_testudata(L, 1, PODERO_VIEW_MT) != NULL);
+    return 1;
+}
+
+int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int want_array,
+                    podero_result *res) {
+    podero_shared_doc *sd;
+    podero_view *v;
+    char err[200];
+    int rc;
+    uint8_t root_type;
+
+    /* the view exists (and owns sd through __gc) before anything is allocated */
+    v = (podero_view *)lua_newuserdatauv(L, sizeof *v, 1);
+    v->sd = NULL;
+    v->node = 0;
+    v->kind = (uint8_t)kind;
+    luaL_setmetatable(L, PODERO_VIEW_MT);
+    sd = (podero_shared_doc *)calloc(1, sizeof *sd);
+    if (!sd)
+        luaL_error(L, "not enough memory");
+    sd->refs = 1;
+    v->sd = sd;
+    rc = pj_parse(&sd->doc, body, len, err, sizeof err);
+    if (rc == -2)
+        luaL_error(L, "not enough memory");
+    if (rc != 0) {
+        lua_pop(L, 1);
+        res->kind = "decode";
+        snprintf(res->message, sizeof res->message, "the answer is not valid JSON: %s", err);
+        return 0;
+    }
+    root_type = sd->doc.nodes[0].type;
+    if (root_type != (want_array ? PJ_ARR : PJ_OBJ)) {
+        static const char *const names[] = {"null", "false", "true", "a number", "a number",
+                                            "a string", "an array", "an object"};
+        lua_pop(L, 1);
+        res->kind = "decode";
+        snprintf(res->message, sizeof res->message, "the answer is JSON %s, not %s",
+                 names[root_type], want_array ? "an array" : "an object");
+        return 0;
+    }
+    return 1;
+}
+
+void podero_doc_open(lua_State *L) {
+    static const luaL_Reg meta[] = {
+        {"__newindex", view_newindex},
+        {"__len", view_len},
+        {"__gc", view_gc},
+        {"__tostring", view_tostring},
+        {"__pairs", view_pairs},
+        {NULL, NULL}
+    };
+    luaL_newmetatable(L, PODERO_VIEW_MT);
+    luaL_setfuncs(L, meta, 0);
+    /* __index has the heat pump methods table as upvalue 1; module.c fills it */
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
+    lua_pushcclosure(L, view_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "podero.object");
+    lua_setfield(L, -2, "__metatable");   /* getmetatable() hides the real one */
+    lua_pop(L, 1);
+}

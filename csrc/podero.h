@@ -1,0 +1,77 @@
+/*
+ * podero.h: the internal header shared by the C files of podero.core.
+ *
+ * One file per concern:
+ *   module.c  registration of podero.core, the error type, curl_global_init
+ *   client.c  the client userdata: options, transfers, retries, the token
+ *   doc.c     lazy Lua views over a parsed JSON document
+ *   json.c    the strict JSON parser (json.h)
+ *
+ * The rule that keeps libcurl and Lua apart: no Lua API call that can raise is ever made
+ * while a libcurl call is on the C stack. Transfers fill plain C structs (podero_result,
+ * the client's body buffer); Lua values are pushed only after curl_easy_perform returned.
+ */
+#ifndef PODERO_H
+#define PODERO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM < 503
+#include "compat-5.3.h"
+#endif
+
+#include "json.h"
+
+#define PODERO_VERSION "0.1.0"
+
+#define PODERO_CLIENT_MT "podero.client"
+#define PODERO_ERROR_MT  "podero.error"
+#define PODERO_VIEW_MT   "podero.object"
+
+/* What a parsed document's root is, so that views know which field rules apply. */
+enum podero_kind {
+    PODERO_KIND_PLAIN = 0,      /* any JSON object/array: values read as they are */
+    PODERO_KIND_HEAT_PUMP = 1,  /* a HeatPumpDetailOutput: decimal strings read as numbers */
+    PODERO_KIND_HEAT_PUMP_LIST = 2  /* an array of heat pumps */
+};
+
+/* The outcome of a request, filled without touching Lua. */
+typedef struct podero_result {
+    const char *kind;       /* NULL on success, else "network", "timeout", "tls", "http", "auth", "decode", "too_large" */
+    long status;            /* HTTP status of the last answer, 0 when none */
+    double retry_after;     /* seconds from Retry-After, < 0 when absent */
+    int attempts;           /* requests made to the endpoint that failed or answered */
+    char message[512];      /* one line, secrets removed */
+} podero_result;
+
+/* module.c */
+void podero_push_error(lua_State *L, const podero_result *res);
+int podero_fail(lua_State *L, const podero_result *res);   /* pushes nil, err; returns 2 */
+
+/* doc.c */
+void podero_doc_open(lua_State *L);     /* registers the view metatable; leaves nothing */
+/*
+ * Parses body[0..len) and pushes the root view of the given kind. Returns 1 with the view
+ * pushed, or 0 with nothing pushed and res filled as a "decode" error (the root must be an
+ * object for PODERO_KIND_HEAT_PUMP/PLAIN objects, an array for ..._LIST).
+ */
+int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int want_array,
+                    podero_result *res);
+int podero_doc_fields(lua_State *L);
+int podero_doc_to_table(lua_State *L);
+int podero_doc_raw(lua_State *L);
+int podero_doc_is_view(lua_State *L);
+
+/* client.c */
+void podero_client_open(lua_State *L);  /* pushes the client constructor */
+
+/* shared helpers (module.c) */
+double podero_monotonic(void);
+void podero_wipe(void *p, size_t n);
+void podero_strfree(char **s);          /* wipes and frees a heap string, sets it to NULL */
+
+#endif

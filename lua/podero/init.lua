@@ -1,0 +1,263 @@
+--- podero: the Podero Partner API for Lua.
+--
+-- This module validates options, builds clients and documents the API. The network,
+-- token, retry and JSON work happens in the C core (`podero.core`, libcurl).
+--
+-- Error rule: a call that cannot work as written (bad option, bad id, closed client) raises
+-- a Lua error naming the argument; a failure at run time returns `nil, err`, where `err`
+-- has `kind`, `status`, `message`, `retry_after` and `attempts` (see README "Errors").
+--
+-- @module podero
+-- @usage
+-- local podero = require("podero")
+-- local client = podero.new({ client_id = ID, client_secret = SECRET })
+-- local hp, err = client:heat_pump(org_id, user_id, heat_pump_id)
+-- if not hp then error(tostring(err)) end
+-- print(hp.connection_status, hp.indoor_actual_temperature, hp.owner.email)
+
+local core = require("podero.core")
+local cjson = require("cjson")
+
+local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
+local floor = math.floor
+local fmt = string.format
+
+local _M = {}
+
+--- The version of this package.
+_M.VERSION = core.VERSION
+
+--- The JSON null sentinel (it is `cjson.null`); `to_table()` uses it for nulls.
+_M.null = cjson.null
+
+local DEFAULT_BASE_URL = "https://app.podero.com"
+local DEFAULT_TOKEN_PATH = "/api/partners/v2.0/auth/token"
+
+-- option name -> expected Lua type
+local OPTION_TYPES = {
+  base_url = "string", client_id = "string", client_secret = "string",
+  username = "string", password = "string", token = "string",
+  token_url = "string", token_format = "string", client_auth = "string",
+  timeout = "number", connect_timeout = "number",
+  max_retries = "number", max_retry_wait = "number", retry_base_delay = "number",
+  max_response_bytes = "number",
+  verify_tls = "boolean", ca_file = "string", user_agent = "string",
+}
+
+local function config_error(msg, ...)
+  error("podero.new: " .. fmt(msg, ...), 3)
+end
+
+-- http(s)://host[:port][/path] with no user info, query or fragment; trailing slash removed.
+local function check_url(name, url)
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then
+    config_error("%s must be an absolute http:// or https:// URL", name)
+  end
+  scheme = scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then
+    config_error("%s must use http or https, not %q", name, scheme)
+  end
+  if url:find("[%s%c]") then
+    config_error("%s must not contain spaces or control characters", name)
+  end
+  local authority = rest:match("^([^/]*)")
+  if authority == "" then config_error("%s has no host", name) end
+  if authority:find("@", 1, true) then
+    config_error("%s must not contain user info (put credentials in client_id/client_secret)", name)
+  end
+  if rest:find("[?#]") then
+    config_error("%s must not contain a query or a fragment", name)
+  end
+  return (scheme .. "://" .. rest):gsub("/+$", "")
+end
+
+local function check_positive(opts, name, integer)
+  local v = opts[name]
+  if v == nil then return end
+  if v ~= v or v < 0 or v == math.huge then
+    config_error("%s must be a finite number >= 0, got %s", name, tostring(v))
+  end
+  if integer and floor(v) ~= v then
+    config_error("%s must be a whole number, got %s", name, tostring(v))
+  end
+end
+
+--- Creates a client.
+-- Exactly one way to authenticate: `client_id` + `client_secret` (client credentials
+-- grant), `username` + `password` (password grant; client id/secret optional), or `token`
+-- (a bearer token obtained elsewhere, never renewed).
+-- @tparam table opts see README "podero.new options"
+-- @return client
+-- @raise on an option that cannot work (unknown name, wrong type, bad URL, no credentials)
+function _M.new(opts)
+  if type(opts) ~= "table" then
+    error("podero.new: opts must be a table, got " .. type(opts), 2)
+  end
+  for k, v in pairs(opts) do
+    local want = OPTION_TYPES[k]
+    if not want then
+      config_error("unknown option %q", tostring(k))
+    end
+    if type(v) ~= want then
+      config_error("option %s must be a %s, got %s", k, want, type(v))
+    end
+  end
+
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+
+  o.base_url = check_url("base_url", o.base_url or DEFAULT_BASE_URL)
+
+  local has_client = o.client_id ~= nil or o.client_secret ~= nil
+  local has_password = o.username ~= nil or o.password ~= nil
+  local has_token = o.token ~= nil
+  if has_token and (has_client or has_password) then
+    config_error("give either token, or client_id/client_secret, or username/password; not several")
+  end
+  if has_token then
+    if o.token == "" or o.token:find("[%c]") then
+      config_error("token must be a non-empty string without control characters")
+    end
+    o.grant = "token"
+  elseif has_password then
+    if not o.username or not o.password then
+      config_error("the password grant needs both username and password")
+    end
+    if (o.client_id == nil) ~= (o.client_secret == nil) then
+      config_error("client_id and client_secret go together")
+    end
+    o.grant = "password"
+  elseif has_client then
+    if not o.client_id or not o.client_secret then
+      config_error("client credentials need both client_id and client_secret")
+    end
+    o.grant = "client_credentials"
+  else
+    config_error("no credentials: give client_id and client_secret, username and password, or token")
+  end
+  if o.client_id == "" then config_error("client_id must not be empty") end
+
+  if o.token_url == nil then
+    o.token_url = o.base_url .. DEFAULT_TOKEN_PATH
+  elseif o.token_url:sub(1, 1) == "/" then
+    if o.token_url:find("[%s%c?#]") then
+      config_error("token_url must not contain spaces, a query or a fragment")
+    end
+    o.token_url = o.base_url .. o.token_url
+  else
+    o.token_url = check_url("token_url", o.token_url)
+    -- keep a trailing slash that the server asked for (/oauth2/token/)
+    if opts.token_url:sub(-1) == "/" then o.token_url = o.token_url .. "/" end
+  end
+
+  if o.token_format ~= nil and o.token_format ~= "json" and o.token_format ~= "form" then
+    config_error("token_format must be \"json\" or \"form\", got %q", o.token_format)
+  end
+  if o.client_auth ~= nil and o.client_auth ~= "basic" and o.client_auth ~= "body" then
+    config_error("client_auth must be \"basic\" or \"body\", got %q", o.client_auth)
+  end
+  check_positive(o, "timeout")
+  check_positive(o, "connect_timeout")
+  check_positive(o, "max_retries", true)
+  check_positive(o, "max_retry_wait")
+  check_positive(o, "retry_base_delay")
+  check_positive(o, "max_response_bytes", true)
+  if o.timeout == 0 then config_error("timeout must be > 0") end
+  if o.connect_timeout == 0 then config_error("connect_timeout must be > 0") end
+  if o.max_response_bytes == 0 then config_error("max_response_bytes must be > 0") end
+  if o.max_retries and o.max_retries > 10 then
+    config_error("max_retries must be at most 10, got %d", o.max_retries)
+  end
+  if o.ca_file ~= nil then
+    local f = io.open(o.ca_file, "rb")
+    if not f then config_error("ca_file %q cannot be read", o.ca_file) end
+    f:close()
+  end
+  if o.user_agent == nil then
+    o.user_agent = fmt("podero-lua/%s libcurl/%s", core.VERSION, (core.curl_version()))
+  elseif o.user_agent:find("[%c]") then
+    config_error("user_agent must not contain control characters")
+  end
+  return core.new(o)
+end
+
+--- Iterates `name, value` over every field of a podero object (index, value for arrays),
+-- in the order sent; null fields come with value nil.
+-- @function podero.fields
+_M.fields = function(obj)
+  if not core.is_object(obj) then
+    error("podero.fields: obj must be a podero object, got " .. type(obj), 2)
+  end
+  return core.fields(obj)
+end
+
+--- The object as plain Lua tables (no metatables; nulls as `podero.null`, strings unchanged).
+-- @function podero.to_table
+_M.to_table = function(obj)
+  if not core.is_object(obj) then
+    error("podero.to_table: obj must be a podero object, got " .. type(obj), 2)
+  end
+  return core.to_table(obj)
+end
+
+--- True when v is an object (or array) made by podero.
+_M.is_object = core.is_object
+
+-- Methods of heat pump objects (they come before fields of the same name).
+local hp_methods = core.heat_pump_methods
+hp_methods.fields = core.fields
+hp_methods.raw = core.raw
+hp_methods.to_table = core.to_table
+
+local DAYS_BEFORE_MONTH = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 }
+
+local function is_leap(y) return (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0 end
+
+-- days from 1970-01-01 to y-m-d (proleptic Gregorian)
+local function days_from_civil(y, m, d)
+  local yy = y - 1
+  local days = 365 * yy + floor(yy / 4) - floor(yy / 100) + floor(yy / 400)
+  days = days + DAYS_BEFORE_MONTH[m] + (m > 2 and is_leap(y) and 1 or 0) + d - 1
+  return days - 719162  -- days from 0001-01-01 to 1970-01-01
+end
+
+local MONTH_DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
+--- Converts an ISO 8601 / RFC 3339 date-time to UTC seconds since the epoch.
+-- Accepts `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)` (also `t`/`z`, or a space for
+-- `T`). The answer is an integer when there is no fraction, else a float.
+-- @tparam string s
+-- @return number, or nil and a message
+function _M.time(s)
+  if type(s) ~= "string" then
+    error("podero.time: expected a string, got " .. type(s), 2)
+  end
+  local y, mo, d, h, mi, sec, frac, zone =
+    s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$")
+  if not y then return nil, "not an ISO 8601 date-time: " .. s:sub(1, 40) end
+  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  if frac == "." then return nil, "empty fraction in " .. s:sub(1, 40) end
+  if mo < 1 or mo > 12 then return nil, "month out of range in " .. s end
+  local mdays = MONTH_DAYS[mo] + ((mo == 2 and is_leap(y)) and 1 or 0)
+  if d < 1 or d > mdays or h > 23 or mi > 59 or sec > 60 then
+    return nil, "date or time out of range in " .. s
+  end
+  local offset = 0
+  if zone == "Z" or zone == "z" then
+    offset = 0
+  else
+    local sign, oh, om = zone:match("^([+-])(%d%d):(%d%d)$")
+    if not sign then return nil, "missing or bad time zone in " .. s:sub(1, 40) end
+    oh, om = tonumber(oh), tonumber(om)
+    if oh > 23 or om > 59 then return nil, "time zone out of range in " .. s end
+    offset = (oh * 3600 + om * 60) * (sign == "+" and 1 or -1)
+  end
+  local t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset
+  if frac ~= "" then
+    return t + tonumber("0" .. frac)
+  end
+  return t
+end
+
+return _M

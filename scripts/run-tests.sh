@@ -1,0 +1,36 @@
+#!/bin/sh
+# Runs the busted suite against a sandbox started on a free loopback port, then stops it.
+# PODERO_SANITIZE=asan|valgrind runs the same suite under a sanitizer.
+# Ends with the line "N passed, N failed"; exits non-zero on any failure.
+set -eu
+cd "$(dirname "$0")/.."
+LUA=${LUA:-lua5.4}
+work=$(mktemp -d)
+cleanup() { bash sandbox/sandbox.sh stop "$work/sandbox" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+PODERO_SANDBOX_URL=$(bash sandbox/sandbox.sh start "$work/sandbox")
+PODERO_SANDBOX_DIR="$work/sandbox"
+export PODERO_SANDBOX_URL PODERO_SANDBOX_DIR
+if [ -n "${PODERO_CPATH:-}" ]; then export LUA_CPATH="$PODERO_CPATH;;"; fi
+runner="$LUA /usr/bin/busted"
+case "${PODERO_SANITIZE:-}" in
+  asan)
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+    LSAN_OPTIONS="suppressions=$(pwd)/scripts/lsan.supp:print_suppressions=0"
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    export LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS ;;
+  valgrind)
+    runner="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(pwd)/scripts/valgrind.supp $runner" ;;
+esac
+set +e
+$runner -o TAP ${BUSTED_ARGS:-} spec > "$work/tap" 2> "$work/stderr"
+rc=$?
+set -e
+cat "$work/tap"
+[ -s "$work/stderr" ] && cat "$work/stderr" >&2
+passed=$(grep -c '^ok ' "$work/tap" || true)
+failed=$(grep -c '^not ok ' "$work/tap" || true)
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "# the runner exited with $rc" >&2; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
