@@ -28,6 +28,9 @@
 
 enum grant { GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_STATIC };
 
+/* A token answer is a few hundred bytes; anything over 1 MiB is refused. */
+#define TOKEN_ANSWER_LIMIT ((size_t)1024 * 1024)
+
 typedef struct buffer {
     char *p;
     size_t len, cap;
@@ -470,12 +473,13 @@ static double backoff(podero_client *c, int n) {
  */
 static long request_with_retries(podero_client *c, const char *url, struct curl_slist *headers,
                                  const buffer *post, size_t limit, podero_result *res,
-                                 int max_attempts, const char *what) {
+                                 int max_attempts, const char *what, long *counter) {
     for (;;) {
         int retryable;
         long status;
         double wait;
         res->attempts++;
+        (*counter)++;
         res->retry_after = -1;
         status = transfer(c, url, headers, post, limit, res, &retryable);
         if (status >= 0 && !status_retryable(status))
@@ -494,7 +498,8 @@ static long request_with_retries(podero_client *c, const char *url, struct curl_
                 http_error(c, res, status, what);
             return -1;
         }
-        wait = (status >= 0 && c->retry_after >= 0) ? c->retry_after : backoff(c, res->attempts);
+        /* a Retry-After of 0 (or a date in the past) falls back to backoff, never to a tight loop */
+        wait = (status >= 0 && c->retry_after > 0) ? c->retry_after : backoff(c, res->attempts);
         if (wait > c->max_retry_wait)
             wait = c->max_retry_wait;
         sleep_seconds(wait);
@@ -611,6 +616,7 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
     struct curl_slist *h = NULL, *t;
     int rc = -1, basic;
     long status;
+    size_t limit;
     podero_result r;
 
     memset(&r, 0, sizeof r);
@@ -654,12 +660,12 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
     if (!(t = curl_slist_append(h, "Expect:"))) goto oom;
     h = t;
 
-    c->token_requests++;
-    status = request_with_retries(c, c->token_url, h, &body, 1024 * 1024 < c->max_response_bytes ? 1024 * 1024 : c->max_response_bytes,
-                                  &r, 1 + c->max_retries, "the token endpoint");
+    limit = c->max_response_bytes < TOKEN_ANSWER_LIMIT ? c->max_response_bytes : TOKEN_ANSWER_LIMIT;
+    status = request_with_retries(c, c->token_url, h, &body, limit, &r, 1 + c->max_retries,
+                                  "the token endpoint", &c->token_requests);
     if (status < 0) {
         if (r.kind && strcmp(r.kind, "too_large") == 0)
-            snprintf(r.message, sizeof r.message, "the token answer is larger than 1 MiB");
+            snprintf(r.message, sizeof r.message, "the token answer is larger than %zu bytes", limit);
     } else if (status >= 200 && status < 300) {
         rc = accept_token(c, &r);
     } else if (status == 400 || status == 401) {
@@ -759,9 +765,8 @@ static int api_get(podero_client *c, const char *url, podero_result *res) {
             redact(c, res);
             return -1;
         }
-        c->api_requests++;
         status = request_with_retries(c, url, c->api_headers, NULL, c->max_response_bytes, res,
-                                      1 + c->max_retries + renewed, "the API");
+                                      1 + c->max_retries + renewed, "the API", &c->api_requests);
         if (status < 0) {
             redact(c, res);
             return -1;
