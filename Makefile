@@ -16,7 +16,7 @@ LIBS       := -lcurl -lm
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all build deps test check asan valgrind demo sandbox clean rock-check
+.PHONY: all build deps test check ctest fuzz asan valgrind demo sandbox clean
 
 all: build
 build: $(CORE)
@@ -34,10 +34,29 @@ test: deps build
 	@sh scripts/run-tests.sh
 
 # Warnings are errors, with gcc and clang.
-check: deps
+check: deps ctest
 	@mkdir -p build/check
 	gcc   -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/gcc.so $(SRC) $(LIBS)
 	clang -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/clang.so $(SRC) $(LIBS)
+
+# The parser's own tests (JSONTestSuite, unit checks, allocation failures) under ASan+UBSan.
+JSONTESTSUITE ?= $(firstword $(wildcard ../shared/data/JSONTestSuite/test_parsing) $(wildcard shared/data/JSONTestSuite/test_parsing))
+ctest:
+	@mkdir -p build/ctest
+	$(CC) -std=c11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all -DPJ_TEST_WRAP -Wl,--wrap=malloc,--wrap=realloc \
+	    -Icsrc tests-c/json_test.c csrc/json.c -lm -o build/ctest/json_test
+	build/ctest/json_test $(JSONTESTSUITE) tests-c/heat_pump.json > build/ctest/json_test.log
+	@tail -n 3 build/ctest/json_test.log
+
+# libFuzzer on the JSON document (FUZZ_SECONDS each, default 60), seeds in fuzz/corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz/corpus-json
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c -lm -o build/fuzz/fuzz_json
+	build/fuzz/fuzz_json -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    build/fuzz/corpus-json fuzz/corpus/json 2>&1 | tail -n 12
 
 # The suite with AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
