@@ -49,12 +49,15 @@ typedef struct podero_client {
     long timeout_ms, connect_timeout_ms;
     int max_retries;
     double max_retry_wait, retry_base_delay;
+    double deadline;         /* seconds for a whole call, retries and waits included; 0: none */
+    double deadline_at;      /* monotonic end of the current call; 0: none */
     size_t max_response_bytes;
     /* token */
     char *access_token, *refresh_token;
     double token_expires;    /* monotonic seconds; renewal is due before this */
     int have_token;
-    struct curl_slist *api_headers;
+    struct curl_slist *api_headers;       /* Authorization, Accept */
+    struct curl_slist *api_json_headers;  /* the same and Content-Type: application/json */
     /* the current transfer */
     buffer body;
     size_t body_limit;
@@ -381,34 +384,64 @@ static const char *classify_curl(CURLcode rc, int *retryable) {
     }
 }
 
+/* What a request is retried for. */
+enum retry_policy {
+    RETRY_IDEMPOTENT,   /* GET, PUT: connection failures, 429, 502, 503, 504 */
+    RETRY_UNSENT_ONLY   /* POST: only when the request certainly never left (refused, DNS) */
+};
+
+typedef struct request {
+    const char *method;          /* "GET", "POST" or "PUT" */
+    const char *url;
+    struct curl_slist *headers;
+    const buffer *body;          /* NULL: no body */
+    size_t limit;                /* max answer bytes */
+    int policy;                  /* enum retry_policy */
+    const char *what;            /* "the API", "the token endpoint": for messages */
+    long *counter;               /* counts attempts */
+} request;
+
 /*
- * Performs one request. On a transport failure fills res (kind, message) and returns -1 with
- * *retryable set; otherwise returns the HTTP status with the body in c->body.
+ * Performs one attempt. On a transport failure fills res (kind, message) and returns -1 with
+ * *retryable set per the request's policy; otherwise returns the HTTP status with the body in
+ * c->body.
  */
-static long transfer(podero_client *c, const char *url, struct curl_slist *headers,
-                     const buffer *post, size_t limit, podero_result *res, int *retryable) {
+static long transfer(podero_client *c, const request *rq, podero_result *res, int *retryable) {
     CURLcode rc;
-    long status = 0;
+    long status = 0, timeout_ms = c->timeout_ms;
     c->body.len = 0;
     if (c->body.p)
         c->body.p[0] = 0;
     c->too_large = 0;
     c->retry_after = -1;
-    c->body_limit = limit;
+    c->body_limit = rq->limit;
     c->curl_err[0] = 0;
     *retryable = 0;
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)limit);
-    if (post) {
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)post->len);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, post->p ? post->p : "");
+    if (c->deadline_at > 0) {
+        double left = c->deadline_at - podero_monotonic();
+        if (left <= 0.001) {
+            set_result(res, "timeout", 0, "the deadline of %g s ran out", c->deadline);
+            return -1;
+        }
+        if (left * 1000 < (double)timeout_ms)
+            timeout_ms = (long)(left * 1000) + 1;
+    }
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c->curl, CURLOPT_URL, rq->url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, rq->headers);
+    curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->limit);
+    if (rq->body) {
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)rq->body->len);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, rq->body->p ? rq->body->p : "");
+        if (strcmp(rq->method, "POST") != 0)
+            curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, rq->method);
     } else {
         curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
     }
     rc = curl_easy_perform(c->curl);
-    if (post) {
+    if (rq->body) {
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
     }
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -416,11 +449,17 @@ static long transfer(podero_client *c, const char *url, struct curl_slist *heade
     if (rc == CURLE_OK)
         return status;
     if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-        set_result(res, "too_large", status, "the answer is larger than %zu bytes", limit);
+        set_result(res, "too_large", status, "the answer is larger than %zu bytes", rq->limit);
         return -1;
     }
     res->kind = classify_curl(rc, retryable);
-    snprintf(res->message, sizeof res->message, "%s", c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
+    if (rq->policy == RETRY_UNSENT_ONLY)
+        *retryable = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                     rc == CURLE_COULDNT_RESOLVE_PROXY;
+    snprintf(res->message, sizeof res->message, "%s",
+             c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
+    if (rc == CURLE_OPERATION_TIMEDOUT && c->deadline_at > 0 && podero_monotonic() >= c->deadline_at - 0.001)
+        snprintf(res->message, sizeof res->message, "the deadline of %g s ran out", c->deadline);
     return -1;
 }
 
@@ -469,50 +508,64 @@ static double backoff(podero_client *c, int n) {
 /*
  * The retry loop shared by the token endpoint and the API: runs until an answer that is not
  * retryable, or attempts run out. Returns the final HTTP status (body in c->body), or -1 with
- * res filled. res->attempts counts the requests; max_attempts bounds it.
+ * res filled. res->attempts counts the requests; max_attempts bounds it. With a deadline,
+ * no wait goes past it: the last error is returned instead.
  */
-static long request_with_retries(podero_client *c, const char *url, struct curl_slist *headers,
-                                 const buffer *post, size_t limit, podero_result *res,
-                                 int max_attempts, const char *what, long *counter) {
+static long request_with_retries(podero_client *c, const request *rq, podero_result *res,
+                                 int max_attempts) {
     for (;;) {
         int retryable;
         long status;
         double wait;
         res->attempts++;
-        (*counter)++;
+        (*rq->counter)++;
         res->retry_after = -1;
-        status = transfer(c, url, headers, post, limit, res, &retryable);
-        if (status >= 0 && !status_retryable(status))
+        status = transfer(c, rq, res, &retryable);
+        if (status >= 0 && (rq->policy == RETRY_UNSENT_ONLY || !status_retryable(status)))
             return status;
         if (status >= 0) {
             res->retry_after = c->retry_after;
             if (c->retry_after > c->max_retry_wait) {
-                http_error(c, res, status, what);
+                http_error(c, res, status, rq->what);
                 return -1;
             }
         } else if (!retryable) {
-            return -1;
-        }
-        if (res->attempts >= max_attempts) {
-            if (status >= 0)
-                http_error(c, res, status, what);
             return -1;
         }
         /* a Retry-After of 0 (or a date in the past) falls back to backoff, never to a tight loop */
         wait = (status >= 0 && c->retry_after > 0) ? c->retry_after : backoff(c, res->attempts);
         if (wait > c->max_retry_wait)
             wait = c->max_retry_wait;
+        if (res->attempts >= max_attempts ||
+            (c->deadline_at > 0 && podero_monotonic() + wait >= c->deadline_at)) {
+            if (status >= 0)
+                http_error(c, res, status, rq->what);
+            return -1;
+        }
         sleep_seconds(wait);
     }
 }
 
 /* ---- the token ----------------------------------------------------------------------- */
 
+/* The header lists carry the token: wipe its bytes before freeing them. */
+static void free_slist_wiped(struct curl_slist *l) {
+    struct curl_slist *i;
+    for (i = l; i; i = i->next)
+        podero_wipe(i->data, strlen(i->data));
+    curl_slist_free_all(l);
+}
+
+static void free_api_headers(podero_client *c) {
+    free_slist_wiped(c->api_headers);
+    free_slist_wiped(c->api_json_headers);
+    c->api_headers = c->api_json_headers = NULL;
+}
+
 static void drop_token(podero_client *c) {
     podero_strfree(&c->access_token);
     c->have_token = 0;
-    curl_slist_free_all(c->api_headers);
-    c->api_headers = NULL;
+    free_api_headers(c);
 }
 
 static int add_field(podero_client *c, buffer *b, const char *name, const char *value) {
@@ -661,8 +714,12 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
     h = t;
 
     limit = c->max_response_bytes < TOKEN_ANSWER_LIMIT ? c->max_response_bytes : TOKEN_ANSWER_LIMIT;
-    status = request_with_retries(c, c->token_url, h, &body, limit, &r, 1 + c->max_retries,
-                                  "the token endpoint", &c->token_requests);
+    {
+        request rq = {"POST", c->token_url, h, &body, limit, RETRY_IDEMPOTENT,
+                      "the token endpoint", &c->token_requests};
+        /* a grant request changes nothing on the server but the token: safe to repeat */
+        status = request_with_retries(c, &rq, &r, 1 + c->max_retries);
+    }
     if (status < 0) {
         if (r.kind && strcmp(r.kind, "too_large") == 0)
             snprintf(r.message, sizeof r.message, "the token answer is larger than %zu bytes", limit);
@@ -680,7 +737,7 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
 oom:
     set_result(&r, "network", 0, "out of memory");
 done:
-    curl_slist_free_all(h);
+    free_slist_wiped(h);
     buf_wipe_free(&body);
     buf_wipe_free(&auth);
     buf_wipe_free(&cred);
@@ -693,19 +750,28 @@ done:
 
 static int build_api_headers(podero_client *c) {
     buffer b = {0};
-    struct curl_slist *h = NULL, *t;
+    struct curl_slist *h = NULL, *j = NULL, *t;
     if (buf_adds(&b, "Authorization: Bearer ") || buf_adds(&b, c->access_token))
         goto oom;
     if (!(h = curl_slist_append(NULL, b.p))) goto oom;
     if (!(t = curl_slist_append(h, "Accept: application/json"))) goto oom;
     h = t;
+    if (!(j = curl_slist_append(NULL, b.p))) goto oom;
+    if (!(t = curl_slist_append(j, "Accept: application/json"))) goto oom;
+    j = t;
+    if (!(t = curl_slist_append(j, "Content-Type: application/json"))) goto oom;
+    j = t;
+    if (!(t = curl_slist_append(j, "Expect:"))) goto oom;
+    j = t;
     buf_wipe_free(&b);
-    curl_slist_free_all(c->api_headers);
+    free_api_headers(c);
     c->api_headers = h;
+    c->api_json_headers = j;
     return 0;
 oom:
     buf_wipe_free(&b);
     curl_slist_free_all(h);
+    curl_slist_free_all(j);
     return -1;
 }
 
@@ -752,10 +818,11 @@ got:
 }
 
 /*
- * GET url from the API with the token. Returns 0 with the 2xx body in c->body, or -1 with res
- * filled.
+ * A request to the API with the token: method, c->url, an optional JSON body. Returns 0 with
+ * the 2xx body in c->body, or -1 with res filled.
  */
-static int api_get(podero_client *c, const char *url, podero_result *res) {
+static int api_call(podero_client *c, const char *method, const buffer *body, int policy,
+                    podero_result *res) {
     int renewed = 0;
     memset(res, 0, sizeof *res);
     res->retry_after = -1;
@@ -765,8 +832,11 @@ static int api_get(podero_client *c, const char *url, podero_result *res) {
             redact(c, res);
             return -1;
         }
-        status = request_with_retries(c, url, c->api_headers, NULL, c->max_response_bytes, res,
-                                      1 + c->max_retries + renewed, "the API", &c->api_requests);
+        {
+            request rq = {method, c->url, body ? c->api_json_headers : c->api_headers, body,
+                          c->max_response_bytes, policy, "the API", &c->api_requests};
+            status = request_with_retries(c, &rq, res, 1 + c->max_retries + renewed);
+        }
         if (status < 0) {
             redact(c, res);
             return -1;
@@ -809,8 +879,7 @@ static void client_free(podero_client *c) {
         curl_easy_cleanup(c->curl);
         c->curl = NULL;
     }
-    curl_slist_free_all(c->api_headers);
-    c->api_headers = NULL;
+    free_api_headers(c);
     podero_strfree(&c->base_url);
     podero_strfree(&c->token_url);
     podero_strfree(&c->client_id);
@@ -891,13 +960,30 @@ static int check_request_opts(lua_State *L, int idx, const char *fn) {
     return include_deleted;
 }
 
+/* Sets the context {client, org_id, user_id} of the view on top of the stack. */
+static void bind_context(lua_State *L, const char *org, const char *user) {
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "client");
+    lua_pushstring(L, org);
+    lua_setfield(L, -2, "org_id");
+    if (user) {
+        lua_pushstring(L, user);
+        lua_setfield(L, -2, "user_id");
+    }
+    podero_doc_set_context(L, -2);
+}
+
 /* The common tail of the GET calls: runs the request and pushes a view or nil, err. */
-static int get_and_push(lua_State *L, podero_client *c, int kind, int want_array) {
+static int get_and_push(lua_State *L, podero_client *c, int kind, int want_array,
+                        const char *org, const char *user) {
     podero_result res;
-    if (api_get(c, c->url, &res) != 0)
+    c->deadline_at = c->deadline > 0 ? podero_monotonic() + c->deadline : 0;
+    if (api_call(c, "GET", NULL, RETRY_IDEMPOTENT, &res) != 0)
         return podero_fail(L, &res);
     if (!podero_doc_push(L, c->body.p ? c->body.p : "", c->body.len, kind, want_array, &res))
         return podero_fail(L, &res);
+    bind_context(L, org, user);
     return 1;
 }
 
@@ -911,7 +997,7 @@ static int l_heat_pump(lua_State *L) {
     del = check_request_opts(L, 5, "heat_pump");
     snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s%s",
              c->base_url, org, user, hp, del ? "?include_deleted=true" : "");
-    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP, 0);
+    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP, 0, org, user);
 }
 
 static int l_users(lua_State *L) {
@@ -922,7 +1008,7 @@ static int l_users(lua_State *L) {
     del = check_request_opts(L, 3, "users");
     snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users%s", c->base_url, org,
              del ? "?include_deleted=true" : "");
-    return get_and_push(L, c, PODERO_KIND_PLAIN, 1);
+    return get_and_push(L, c, PODERO_KIND_PLAIN, 1, org, NULL);
 }
 
 static int l_heat_pumps(lua_State *L) {
@@ -934,7 +1020,56 @@ static int l_heat_pumps(lua_State *L) {
     del = check_request_opts(L, 4, "heat_pumps");
     snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps%s",
              c->base_url, org, user, del ? "?include_deleted=true" : "");
-    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP_LIST, 1);
+    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP_LIST, 1, org, user);
+}
+
+/*
+ * client:_request(method, path [, json_body [, result]]): the primitive behind the Lua-level
+ * calls in lua/podero/. method: "GET", "PUT" or "POST"; path: below base_url, starting
+ * with "/api/"; json_body: a JSON text (sent with Content-Type: application/json); result:
+ * "object" (default), "heat_pump", "array", "heat_pump_list" or "none" (any 2xx body, answered
+ * as true). GET and PUT follow the retry rules of heat_pump; POST is retried only when the
+ * request never left (connection refused, DNS).
+ */
+static int l_request(lua_State *L) {
+    podero_client *c = check_client(L);
+    static const char *const methods[] = {"GET", "PUT", "POST", NULL};
+    static const char *const results[] = {"object", "heat_pump", "array", "heat_pump_list", "none", NULL};
+    int m = luaL_checkoption(L, 2, NULL, methods);
+    size_t plen, blen = 0, i;
+    const char *path = luaL_checklstring(L, 3, &plen);
+    const char *json = luaL_optlstring(L, 4, NULL, &blen);
+    int r = luaL_checkoption(L, 5, "object", results);
+    buffer body = {0};
+    podero_result res;
+    int rc;
+    if (plen < 6 || memcmp(path, "/api/", 5) != 0 || plen + strlen(c->base_url) >= sizeof c->url)
+        return luaL_error(L, "podero: _request: path must start with /api/ and be shorter than %d bytes",
+                          (int)(sizeof c->url - strlen(c->base_url)));
+    for (i = 0; i < plen; i++) {
+        unsigned char ch = (unsigned char)path[i];
+        if (!(isalnum(ch) || strchr("-._~/?=&%,:+", ch)))
+            return luaL_error(L, "podero: _request: path has a character that must be percent-encoded at byte %d",
+                              (int)i + 1);
+    }
+    if (json && m == 0)
+        return luaL_error(L, "podero: _request: a GET has no body");
+    snprintf(c->url, sizeof c->url, "%s%.*s", c->base_url, (int)plen, path);
+    body.p = (char *)json;
+    body.len = blen;
+    c->deadline_at = c->deadline > 0 ? podero_monotonic() + c->deadline : 0;
+    rc = api_call(c, methods[m], json ? &body : NULL, m == 2 ? RETRY_UNSENT_ONLY : RETRY_IDEMPOTENT, &res);
+    if (rc != 0)
+        return podero_fail(L, &res);
+    if (r == 4) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (!podero_doc_push(L, c->body.p ? c->body.p : "", c->body.len,
+                         r == 1 ? PODERO_KIND_HEAT_PUMP : r == 3 ? PODERO_KIND_HEAT_PUMP_LIST : PODERO_KIND_PLAIN,
+                         r >= 2, &res))
+        return podero_fail(L, &res);
+    return 1;
 }
 
 /* client:stats(): counters of requests made (for tests and monitoring; no secrets). */
@@ -1012,6 +1147,7 @@ static int l_new(lua_State *L) {
     c->max_retries = (int)opt_number(L, "max_retries", 2);
     c->max_retry_wait = opt_number(L, "max_retry_wait", 10);
     c->retry_base_delay = opt_number(L, "retry_base_delay", 0.5);
+    c->deadline = opt_number(L, "deadline", 0);
     c->max_response_bytes = (size_t)opt_number(L, "max_response_bytes", 8 * 1024 * 1024);
     c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
     if (!c->rng)
@@ -1072,6 +1208,7 @@ void podero_client_open(lua_State *L) {
         {"heat_pumps", l_heat_pumps},
         {"close", l_close},
         {"stats", l_stats},
+        {"_request", l_request},
         {NULL, NULL}
     };
     luaL_newmetatable(L, PODERO_CLIENT_MT);

@@ -24,6 +24,7 @@
 typedef struct podero_shared_doc {
     pj_doc doc;
     long refs;
+    int ctx_ref;        /* registry ref to the context table {client, org_id, user_id}, or LUA_NOREF */
 } podero_shared_doc;
 
 typedef struct podero_view {
@@ -61,8 +62,9 @@ static int is_decimal_field(const char *k, size_t klen) {
     return 0;
 }
 
-static void shared_release(podero_shared_doc *sd) {
+static void shared_release(lua_State *L, podero_shared_doc *sd) {
     if (sd && --sd->refs == 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, sd->ctx_ref);
         pj_free(&sd->doc);
         free(sd);
     }
@@ -208,7 +210,7 @@ static int view_len(lua_State *L) {
 
 static int view_gc(lua_State *L) {
     podero_view *v = (podero_view *)lua_touserdata(L, 1);
-    shared_release(v->sd);
+    shared_release(L, v->sd);
     v->sd = NULL;
     return 0;
 }
@@ -334,6 +336,35 @@ int podero_doc_raw(lua_State *L) {
     return 1;
 }
 
+/*
+ * The context of a document: a table that says where it came from ({client = ...,
+ * org_id = ..., user_id = ...}), shared by every object read out of it, so that a heat pump
+ * found inside a list can still be updated or refreshed.
+ */
+void podero_doc_set_context(lua_State *L, int view_idx) {
+    podero_view *v = check_view(L, view_idx);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    luaL_unref(L, LUA_REGISTRYINDEX, v->sd->ctx_ref);
+    v->sd->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the table */
+}
+
+/* core.context(obj) -> the context table, or nil */
+int podero_doc_context(lua_State *L) {
+    podero_view *v = check_view(L, 1);
+    if (v->sd->ctx_ref == LUA_NOREF || v->sd->ctx_ref == LUA_REFNIL)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v->sd->ctx_ref);
+    return 1;
+}
+
+/* core.set_context(obj, tbl) */
+int podero_doc_set_context_l(lua_State *L) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    podero_doc_set_context(L, 1);
+    return 0;
+}
+
 int podero_doc_is_view(lua_State *L) {
     lua_pushboolean(L, luaL_testudata(L, 1, PODERO_VIEW_MT) != NULL);
     return 1;
@@ -357,6 +388,7 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int wa
     if (!sd)
         luaL_error(L, "not enough memory");
     sd->refs = 1;
+    sd->ctx_ref = LUA_NOREF;
     v->sd = sd;
     rc = pj_parse(&sd->doc, body, len, err, sizeof err);
     if (rc == -2)

@@ -136,6 +136,8 @@ int luaopen_podero_core(lua_State *L) {
         {"to_table", podero_doc_to_table},
         {"raw", podero_doc_raw},
         {"is_object", podero_doc_is_view},
+        {"context", podero_doc_context},
+        {"set_context", podero_doc_set_context_l},
         {"error", l_error},
         {"curl_version", l_curl_version},
         {"parse", l_parse},

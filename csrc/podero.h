@@ -65,6 +65,9 @@ int podero_doc_fields(lua_State *L);
 int podero_doc_to_table(lua_State *L);
 int podero_doc_raw(lua_State *L);
 int podero_doc_is_view(lua_State *L);
+void podero_doc_set_context(lua_State *L, int view_idx);  /* pops a table from the top */
+int podero_doc_context(lua_State *L);
+int podero_doc_set_context_l(lua_State *L);
 
 /* client.c */
 void podero_client_open(lua_State *L);  /* pushes the client constructor */

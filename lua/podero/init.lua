@@ -40,7 +40,7 @@ local OPTION_TYPES = {
   token_url = "string", token_format = "string", client_auth = "string",
   timeout = "number", connect_timeout = "number",
   max_retries = "number", max_retry_wait = "number", retry_base_delay = "number",
-  max_response_bytes = "number",
+  max_response_bytes = "number", deadline = "number",
   verify_tls = "boolean", ca_file = "string", user_agent = "string",
 }
 
@@ -163,6 +163,7 @@ function _M.new(opts)
   check_positive(o, "max_retry_wait")
   check_positive(o, "retry_base_delay")
   check_positive(o, "max_response_bytes", true)
+  check_positive(o, "deadline")
   if o.timeout == 0 then config_error("timeout must be > 0") end
   if o.connect_timeout == 0 then config_error("connect_timeout must be > 0") end
   if o.max_response_bytes == 0 then config_error("max_response_bytes must be > 0") end
