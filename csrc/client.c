@@ -36,6 +36,17 @@ typedef struct buffer {
     size_t len, cap;
 } buffer;
 
+#define MAX_RETIRED 16
+
+/* What a transfer collects; one per easy handle. */
+typedef struct xfer {
+    buffer body;
+    size_t limit;
+    int too_large;
+    double retry_after;      /* < 0: none */
+    char err[CURL_ERROR_SIZE];
+} xfer;
+
 typedef struct podero_client {
     CURL *curl;
     int closed;
@@ -58,13 +69,19 @@ typedef struct podero_client {
     int have_token;
     struct curl_slist *api_headers;       /* Authorization, Accept */
     struct curl_slist *api_json_headers;  /* the same and Content-Type: application/json */
-    /* the current transfer */
-    buffer body;
-    size_t body_limit;
-    int too_large;
-    double retry_after;      /* < 0: none */
-    char curl_err[CURL_ERROR_SIZE];
+    xfer x;                  /* the state of the current transfer on c->curl */
     char url[1024];
+    /* fetch_heat_pumps: a multi handle and a pool of easy handles, made on first use */
+    CURLM *multi;
+    struct fetch_slot *slots;
+    int n_slots;
+    CURLSH *share;           /* connections, TLS sessions and DNS shared by all handles */
+    int in_fetch;            /* a fetch_heat_pumps batch is running */
+    unsigned token_gen;      /* counts tokens obtained, so a batch renews once per 401 wave */
+    struct curl_slist *retired[MAX_RETIRED];
+    int n_retired;
+    int verify_tls;
+    char *ca_file, *user_agent;
     uint64_t rng;
     /* counters, for tostring and tests */
     long token_requests, api_requests;
@@ -293,13 +310,13 @@ static void server_message(const char *body, size_t len, char *out, size_t cap) 
 /* ---- libcurl callbacks (never touch Lua) -------------------------------------------- */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
-    podero_client *c = (podero_client *)ud;
+    xfer *x = (xfer *)ud;
     size_t n = size * nmemb;
-    if (c->body.len + n > c->body_limit) {
-        c->too_large = 1;
+    if (x->body.len + n > x->limit) {
+        x->too_large = 1;
         return 0;               /* aborts the transfer: CURLE_WRITE_ERROR */
     }
-    if (buf_add(&c->body, data, n))
+    if (buf_add(&x->body, data, n))
         return 0;
     return n;
 }
@@ -332,14 +349,14 @@ static double parse_retry_after(const char *v, size_t n) {
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
-    podero_client *c = (podero_client *)ud;
+    xfer *x = (xfer *)ud;
     size_t n = size * nmemb;
     static const char name[] = "retry-after:";
     if (n > 5 && memcmp(data, "HTTP/", 5) == 0)
-        c->retry_after = -1;            /* a new answer (after 1xx) starts afresh */
-    else if (n > sizeof name - 1 && c->retry_after < 0 &&
+        x->retry_after = -1;            /* a new answer (after 1xx) starts afresh */
+    else if (n > sizeof name - 1 && x->retry_after < 0 &&
              strncasecmp(data, name, sizeof name - 1) == 0)
-        c->retry_after = parse_retry_after(data + sizeof name - 1, n - (sizeof name - 1));
+        x->retry_after = parse_retry_after(data + sizeof name - 1, n - (sizeof name - 1));
     return n;
 }
 
@@ -404,18 +421,18 @@ typedef struct request {
 /*
  * Performs one attempt. On a transport failure fills res (kind, message) and returns -1 with
  * *retryable set per the request's policy; otherwise returns the HTTP status with the body in
- * c->body.
+ * c->x.body.
  */
 static long transfer(podero_client *c, const request *rq, podero_result *res, int *retryable) {
     CURLcode rc;
     long status = 0, timeout_ms = c->timeout_ms;
-    c->body.len = 0;
-    if (c->body.p)
-        c->body.p[0] = 0;
-    c->too_large = 0;
-    c->retry_after = -1;
-    c->body_limit = rq->limit;
-    c->curl_err[0] = 0;
+    c->x.body.len = 0;
+    if (c->x.body.p)
+        c->x.body.p[0] = 0;
+    c->x.too_large = 0;
+    c->x.retry_after = -1;
+    c->x.limit = rq->limit;
+    c->x.err[0] = 0;
     *retryable = 0;
     if (c->deadline_at > 0) {
         double left = c->deadline_at - podero_monotonic();
@@ -448,7 +465,7 @@ static long transfer(podero_client *c, const request *rq, podero_result *res, in
     res->status = status;
     if (rc == CURLE_OK)
         return status;
-    if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (c->x.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         set_result(res, "too_large", status, "the answer is larger than %zu bytes", rq->limit);
         return -1;
     }
@@ -457,7 +474,7 @@ static long transfer(podero_client *c, const request *rq, podero_result *res, in
         *retryable = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
                      rc == CURLE_COULDNT_RESOLVE_PROXY;
     snprintf(res->message, sizeof res->message, "%s",
-             c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
+             c->x.err[0] ? c->x.err : curl_easy_strerror(rc));
     if (rc == CURLE_OPERATION_TIMEDOUT && c->deadline_at > 0 && podero_monotonic() >= c->deadline_at - 0.001)
         snprintf(res->message, sizeof res->message, "the deadline of %g s ran out", c->deadline);
     return -1;
@@ -488,13 +505,17 @@ static const char *status_text(long s) {
     }
 }
 
-static void http_error(podero_client *c, podero_result *res, long status, const char *what) {
+static void http_error_x(const xfer *x, podero_result *res, long status, const char *what) {
     char srv[400];
-    server_message(c->body.p, c->body.len, srv, sizeof srv);
+    server_message(x->body.p, x->body.len, srv, sizeof srv);
     if (status >= 300 && status < 400)
         snprintf(srv, sizeof srv, "redirect not followed");
     set_result(res, "http", status, "%s answered HTTP %ld%s%s%s%s", what, status,
                status_text(status)[0] ? " " : "", status_text(status), srv[0] ? ": " : "", srv);
+}
+
+static void http_error(podero_client *c, podero_result *res, long status, const char *what) {
+    http_error_x(&c->x, res, status, what);
 }
 
 /* Backoff before attempt n+1 (n >= 1): equal jitter over base * 2^(n-1). */
@@ -506,42 +527,59 @@ static double backoff(podero_client *c, int n) {
 }
 
 /*
- * The retry loop shared by the token endpoint and the API: runs until an answer that is not
- * retryable, or attempts run out. Returns the final HTTP status (body in c->body), or -1 with
- * res filled. res->attempts counts the requests; max_attempts bounds it. With a deadline,
- * no wait goes past it: the last error is returned instead.
+ * The retry rule, shared by the sequential calls and fetch_heat_pumps. After an attempt that
+ * gave `status` (or -1 for a transport failure already described in res, with `retryable`),
+ * decides: 0 = keep this answer; 1 = retry after *wait seconds; -1 = failed, res filled.
+ * With a deadline, no wait goes past it: the last error is returned instead.
+ */
+static int after_attempt(podero_client *c, const xfer *x, long status, int retryable, int policy,
+                         int attempts, int max_attempts, const char *what, podero_result *res,
+                         double *wait) {
+    if (status >= 0 && (policy == RETRY_UNSENT_ONLY || !status_retryable(status)))
+        return 0;
+    if (status >= 0) {
+        res->retry_after = x->retry_after;
+        if (x->retry_after > c->max_retry_wait) {
+            http_error_x(x, res, status, what);
+            return -1;
+        }
+    } else if (!retryable) {
+        return -1;
+    }
+    /* a Retry-After of 0 (or a date in the past) falls back to backoff, never to a tight loop */
+    *wait = (status >= 0 && x->retry_after > 0) ? x->retry_after : backoff(c, attempts);
+    if (*wait > c->max_retry_wait)
+        *wait = c->max_retry_wait;
+    if (attempts >= max_attempts ||
+        (c->deadline_at > 0 && podero_monotonic() + *wait >= c->deadline_at)) {
+        if (status >= 0)
+            http_error_x(x, res, status, what);
+        return -1;
+    }
+    return 1;
+}
+
+/*
+ * The retry loop of the sequential calls (token endpoint and API). Returns the final HTTP
+ * status (body in c->x.body), or -1 with res filled. res->attempts counts the requests;
+ * max_attempts bounds it.
  */
 static long request_with_retries(podero_client *c, const request *rq, podero_result *res,
                                  int max_attempts) {
     for (;;) {
-        int retryable;
+        int retryable, decision;
         long status;
-        double wait;
+        double wait = 0;
         res->attempts++;
         (*rq->counter)++;
         res->retry_after = -1;
         status = transfer(c, rq, res, &retryable);
-        if (status >= 0 && (rq->policy == RETRY_UNSENT_ONLY || !status_retryable(status)))
+        decision = after_attempt(c, &c->x, status, retryable, rq->policy, res->attempts,
+                                 max_attempts, rq->what, res, &wait);
+        if (decision == 0)
             return status;
-        if (status >= 0) {
-            res->retry_after = c->retry_after;
-            if (c->retry_after > c->max_retry_wait) {
-                http_error(c, res, status, rq->what);
-                return -1;
-            }
-        } else if (!retryable) {
+        if (decision < 0)
             return -1;
-        }
-        /* a Retry-After of 0 (or a date in the past) falls back to backoff, never to a tight loop */
-        wait = (status >= 0 && c->retry_after > 0) ? c->retry_after : backoff(c, res->attempts);
-        if (wait > c->max_retry_wait)
-            wait = c->max_retry_wait;
-        if (res->attempts >= max_attempts ||
-            (c->deadline_at > 0 && podero_monotonic() + wait >= c->deadline_at)) {
-            if (status >= 0)
-                http_error(c, res, status, rq->what);
-            return -1;
-        }
         sleep_seconds(wait);
     }
 }
@@ -557,9 +595,20 @@ static void free_slist_wiped(struct curl_slist *l) {
 }
 
 static void free_api_headers(podero_client *c) {
-    free_slist_wiped(c->api_headers);
-    free_slist_wiped(c->api_json_headers);
+    if (c->in_fetch && c->api_headers && c->n_retired < MAX_RETIRED) {
+        /* transfers in flight may still point at these lists: free them after the batch */
+        c->retired[c->n_retired++] = c->api_headers;
+        c->retired[c->n_retired++] = c->api_json_headers;
+    } else {
+        free_slist_wiped(c->api_headers);
+        free_slist_wiped(c->api_json_headers);
+    }
     c->api_headers = c->api_json_headers = NULL;
+}
+
+static void free_retired_headers(podero_client *c) {
+    while (c->n_retired > 0)
+        free_slist_wiped(c->retired[--c->n_retired]);
 }
 
 static void drop_token(podero_client *c) {
@@ -590,7 +639,7 @@ static int accept_token(podero_client *c, podero_result *res) {
     const char *s;
     char *tok = NULL, *rtok = NULL;
 
-    if (pj_parse(&d, c->body.p ? c->body.p : "", c->body.len, err, sizeof err) != 0) {
+    if (pj_parse(&d, c->x.body.p ? c->x.body.p : "", c->x.body.len, err, sizeof err) != 0) {
         set_result(res, "decode", 200, "the token answer is not valid JSON: %s", err);
         return -1;
     }
@@ -601,7 +650,7 @@ static int accept_token(podero_client *c, podero_result *res) {
     }
     if (pj_obj_get(&d, 0, "error", 5) != PJ_NONE) {
         pj_free(&d);
-        server_message(c->body.p, c->body.len, err, sizeof err);
+        server_message(c->x.body.p, c->x.body.len, err, sizeof err);
         set_result(res, "auth", 200, "the token endpoint refused: %s", err);
         return -1;
     }
@@ -650,6 +699,7 @@ static int accept_token(podero_client *c, podero_result *res) {
     }
     drop_token(c);
     c->access_token = tok;
+    c->token_gen++;
     if (rtok) {
         podero_strfree(&c->refresh_token);
         c->refresh_token = rtok;
@@ -727,7 +777,7 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
         rc = accept_token(c, &r);
     } else if (status == 400 || status == 401) {
         char srv[400];
-        server_message(c->body.p, c->body.len, srv, sizeof srv);
+        server_message(c->x.body.p, c->x.body.len, srv, sizeof srv);
         set_result(&r, "auth", status, "the token endpoint refused the credentials (HTTP %ld)%s%s",
                    status, srv[0] ? ": " : "", srv);
     } else {
@@ -874,11 +924,22 @@ static podero_client *check_client(lua_State *L) {
     return c;
 }
 
+static void fetch_pool_free(podero_client *c);
+
 static void client_free(podero_client *c) {
+    fetch_pool_free(c);
     if (c->curl) {
         curl_easy_cleanup(c->curl);
         c->curl = NULL;
     }
+    if (c->share) {
+        curl_share_cleanup(c->share);   /* after every handle that used it */
+        c->share = NULL;
+    }
+    c->in_fetch = 0;
+    free_retired_headers(c);
+    podero_strfree(&c->ca_file);
+    podero_strfree(&c->user_agent);
     free_api_headers(c);
     podero_strfree(&c->base_url);
     podero_strfree(&c->token_url);
@@ -888,7 +949,7 @@ static void client_free(podero_client *c) {
     podero_strfree(&c->password);
     podero_strfree(&c->access_token);
     podero_strfree(&c->refresh_token);
-    buf_wipe_free(&c->body);
+    buf_wipe_free(&c->x.body);
     c->have_token = 0;
     c->closed = 1;
 }
@@ -981,7 +1042,7 @@ static int get_and_push(lua_State *L, podero_client *c, int kind, int want_array
     c->deadline_at = c->deadline > 0 ? podero_monotonic() + c->deadline : 0;
     if (api_call(c, "GET", NULL, RETRY_IDEMPOTENT, &res) != 0)
         return podero_fail(L, &res);
-    if (!podero_doc_push(L, c->body.p ? c->body.p : "", c->body.len, kind, want_array, &res))
+    if (!podero_doc_push(L, c->x.body.p ? c->x.body.p : "", c->x.body.len, kind, want_array, &res))
         return podero_fail(L, &res);
     bind_context(L, org, user);
     return 1;
@@ -1065,11 +1126,476 @@ static int l_request(lua_State *L) {
         lua_pushboolean(L, 1);
         return 1;
     }
-    if (!podero_doc_push(L, c->body.p ? c->body.p : "", c->body.len,
+    if (!podero_doc_push(L, c->x.body.p ? c->x.body.p : "", c->x.body.len,
                          r == 1 ? PODERO_KIND_HEAT_PUMP : r == 3 ? PODERO_KIND_HEAT_PUMP_LIST : PODERO_KIND_PLAIN,
                          r >= 2, &res))
         return podero_fail(L, &res);
     return 1;
+}
+
+/* Sets every option a handle of this client needs; its callbacks write into x. */
+static CURLcode configure_easy(podero_client *c, CURL *h, xfer *x) {
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_ERRORBUFFER, x->err);
+    SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    SET(CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
+    if (c->ca_file)
+        SET(CURLOPT_CAINFO, c->ca_file);
+    if (c->user_agent)
+        SET(CURLOPT_USERAGENT, c->user_agent);
+    if (c->share)
+        SET(CURLOPT_SHARE, c->share);
+#undef SET
+    return rc;
+}
+
+/* ---- fetch_heat_pumps: many heat pumps at once on libcurl's multi interface ------------ */
+
+typedef struct fetch_slot {
+    CURL *easy;
+    xfer x;
+    int item;               /* the item it carries, -1 when idle */
+} fetch_slot;
+
+enum { ITEM_WAITING = 0, ITEM_RUNNING, ITEM_DONE };
+
+typedef struct fetch_item {
+    char org[37], user[37], hp[37];
+    int state, attempts, renewed;
+    unsigned gen;           /* token generation the last attempt carried */
+    double not_before;      /* monotonic time before which a retry may not start */
+    int has_doc;
+    pj_doc doc;
+    podero_result res;      /* when done without a doc */
+} fetch_item;
+
+typedef struct fetch_batch {
+    int n;
+    fetch_item *items;      /* malloc'd; freed by __gc with any documents left in it */
+    int *retry_q;
+} fetch_batch;
+
+#define FETCH_BATCH_MT "podero.fetch_batch"
+
+static int batch_gc(lua_State *L) {
+    fetch_batch *b = (fetch_batch *)lua_touserdata(L, 1);
+    int i;
+    if (b->items) {
+        for (i = 0; i < b->n; i++)
+            if (b->items[i].has_doc)
+                pj_free(&b->items[i].doc);
+        free(b->items);
+        b->items = NULL;
+    }
+    free(b->retry_q);
+    b->retry_q = NULL;
+    return 0;
+}
+
+static void fetch_pool_free(podero_client *c) {
+    int i;
+    for (i = 0; i < c->n_slots; i++) {
+        if (c->multi && c->slots[i].item >= 0)
+            curl_multi_remove_handle(c->multi, c->slots[i].easy);
+        if (c->slots[i].easy)
+            curl_easy_cleanup(c->slots[i].easy);
+        buf_wipe_free(&c->slots[i].x.body);
+    }
+    free(c->slots);
+    c->slots = NULL;
+    c->n_slots = 0;
+    if (c->multi) {
+        curl_multi_cleanup(c->multi);
+        c->multi = NULL;
+    }
+}
+
+/* Makes sure there are at least n configured idle slots. Returns 0, or -1 out of memory. */
+static int fetch_pool_ensure(podero_client *c, int n) {
+    fetch_slot *s;
+    if (!c->multi) {
+        c->multi = curl_multi_init();
+        if (!c->multi)
+            return -1;
+        /* HTTP/2 multiplexing where the server offers it (the default since 7.62; said here) */
+        curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    }
+    if (n <= c->n_slots)
+        return 0;
+    s = (fetch_slot *)realloc(c->slots, (size_t)n * sizeof *s);
+    if (!s)
+        return -1;
+    c->slots = s;
+    while (c->n_slots < n) {
+        fetch_slot *sl = &c->slots[c->n_slots];
+        memset(sl, 0, sizeof *sl);
+        sl->item = -1;
+        sl->x.retry_after = -1;
+        sl->easy = curl_easy_init();
+        if (!sl->easy || configure_easy(c, sl->easy, &sl->x) != CURLE_OK) {
+            if (sl->easy)
+                curl_easy_cleanup(sl->easy);
+            return -1;
+        }
+        curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, (void *)sl);
+        c->n_slots++;
+    }
+    return 0;
+}
+
+static void item_fail(fetch_item *it, const podero_result *r) {
+    it->res = *r;
+    it->res.attempts = it->attempts;
+    it->state = ITEM_DONE;
+}
+
+/* Starts item i on slot sl. */
+static void fetch_start(podero_client *c, fetch_batch *b, int i, fetch_slot *sl, int include_deleted) {
+    fetch_item *it = &b->items[i];
+    long timeout_ms = c->timeout_ms;
+    snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s%s",
+             c->base_url, it->org, it->user, it->hp, include_deleted ? "?include_deleted=true" : "");
+    if (c->deadline_at > 0) {
+        double left = c->deadline_at - podero_monotonic();
+        if (left * 1000 < (double)timeout_ms)
+            timeout_ms = (long)(left * 1000) + 1;
+    }
+    sl->x.body.len = 0;
+    sl->x.too_large = 0;
+    sl->x.retry_after = -1;
+    sl->x.limit = c->max_response_bytes;
+    sl->x.err[0] = 0;
+    sl->item = i;
+    curl_easy_setopt(sl->easy, CURLOPT_URL, c->url);
+    curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, c->api_headers);
+    curl_easy_setopt(sl->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(sl->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
+    curl_easy_setopt(sl->easy, CURLOPT_HTTPGET, 1L);
+    it->state = ITEM_RUNNING;
+    it->attempts++;
+    it->gen = c->token_gen;
+    c->api_requests++;
+    curl_multi_add_handle(c->multi, sl->easy);
+}
+
+/*
+ * A transfer of the batch ended: apply the same rules as a sequential call. Returns 1 when
+ * the item is finished (done or failed), 0 when it was queued again.
+ */
+static int fetch_finish(podero_client *c, fetch_batch *b, fetch_slot *sl, CURLcode rc,
+                        int *n_retry, podero_result *token_err, int *token_broken) {
+    fetch_item *it = &b->items[sl->item];
+    podero_result r;
+    long status = 0;
+    int retryable = 0, decision;
+    double wait = 0;
+    int i = sl->item;
+    memset(&r, 0, sizeof r);
+    r.retry_after = -1;
+    sl->item = -1;
+    curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &status);
+    r.status = status;
+    if (rc != CURLE_OK) {
+        if (sl->x.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+            set_result(&r, "too_large", status, "the answer is larger than %zu bytes", sl->x.limit);
+        } else {
+            r.kind = classify_curl(rc, &retryable);
+            snprintf(r.message, sizeof r.message, "%s", sl->x.err[0] ? sl->x.err : curl_easy_strerror(rc));
+        }
+        status = -1;
+    }
+    decision = after_attempt(c, &sl->x, status, retryable, RETRY_IDEMPOTENT, it->attempts,
+                             1 + c->max_retries + it->renewed, "the API", &r, &wait);
+    if (decision == 1) {
+        it->state = ITEM_WAITING;
+        it->not_before = podero_monotonic() + wait;
+        b->retry_q[(*n_retry)++] = i;
+        return 0;
+    }
+    if (decision < 0) {
+        redact(c, &r);
+        item_fail(it, &r);
+        return 1;
+    }
+    if (status >= 200 && status < 300) {
+        char err[200];
+        int prc = pj_parse(&it->doc, sl->x.body.p ? sl->x.body.p : "", sl->x.body.len, err, sizeof err);
+        if (prc == 0 && it->doc.nodes[0].type == PJ_OBJ) {
+            it->has_doc = 1;
+            it->state = ITEM_DONE;
+            return 1;
+        }
+        if (prc == 0) {
+            pj_free(&it->doc);
+            set_result(&r, "decode", status, "the answer is JSON but not an object");
+        } else {
+            set_result(&r, "decode", status, "the answer is not valid JSON: %s", err);
+        }
+        item_fail(it, &r);
+        return 1;
+    }
+    if (status == 401 && c->grant != GRANT_STATIC && !it->renewed) {
+        it->renewed = 1;
+        if (it->gen == c->token_gen && !*token_broken) {
+            /* the first 401 on this token renews it; the others of the wave just retry */
+            drop_token(c);
+            if (ensure_token(c, 0, token_err) != 0) {
+                redact(c, token_err);
+                *token_broken = 1;
+            }
+        }
+        if (*token_broken) {
+            item_fail(it, token_err);
+            return 1;
+        }
+        it->state = ITEM_WAITING;
+        it->not_before = 0;
+        b->retry_q[(*n_retry)++] = i;
+        return 0;
+    }
+    http_error_x(&sl->x, &r, status, "the API");
+    if (status == 401)
+        r.kind = "auth";
+    redact(c, &r);
+    item_fail(it, &r);
+    return 1;
+}
+
+/* Reads refs[i] into item: { org_id, user_id, heat_pump_id } positional or named. Raises. */
+static void fetch_read_ref(lua_State *L, int refs, int i, fetch_item *it) {
+    static const char *const names[] = {"org_id", "user_id", "heat_pump_id"};
+    char *dst[3];
+    char what[64];
+    int k;
+    dst[0] = it->org; dst[1] = it->user; dst[2] = it->hp;
+    if (lua_rawgeti(L, refs, i) != LUA_TTABLE)
+        luaL_error(L, "podero: fetch_heat_pumps: refs[%d] must be a table { org_id, user_id, heat_pump_id }, got %s",
+                   i, luaL_typename(L, -1));
+    for (k = 0; k < 3; k++) {
+        if (lua_getfield(L, -1, names[k]) == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_rawgeti(L, -1, k + 1);
+        }
+        snprintf(what, sizeof what, "refs[%d].%s", i, names[k]);
+        check_uuid(L, lua_gettop(L), what, "fetch_heat_pumps", dst[k]);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/*
+ * client:fetch_heat_pumps(refs [, opts]) -> hps, errs, failed
+ * opts: concurrency (1..256, default 16), include_deleted, progress = function(done, total).
+ */
+static int l_fetch_heat_pumps(lua_State *L) {
+    podero_client *c = check_client(L);
+    int n, i, concurrency = 16, include_deleted = 0, progress = 0, failed = 0, done = 0;
+    int next_fresh = 0, n_retry = 0, running = 0, token_broken = 0, aborted = 0;
+    fetch_batch *b;
+    podero_result token_err;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 3)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            if (strcmp(k, "concurrency") == 0) {
+                int isint;
+                lua_Integer v = lua_tointegerx(L, -1, &isint);
+                if (!isint || v < 1 || v > 256)
+                    luaL_error(L, "podero: fetch_heat_pumps: opts.concurrency must be an integer from 1 to 256");
+                concurrency = (int)v;
+            } else if (strcmp(k, "include_deleted") == 0) {
+                if (lua_type(L, -1) != LUA_TBOOLEAN)
+                    luaL_error(L, "podero: fetch_heat_pumps: opts.include_deleted must be a boolean, got %s",
+                               luaL_typename(L, -1));
+                include_deleted = lua_toboolean(L, -1);
+            } else if (strcmp(k, "progress") == 0) {
+                if (lua_type(L, -1) != LUA_TFUNCTION)
+                    luaL_error(L, "podero: fetch_heat_pumps: opts.progress must be a function, got %s",
+                               luaL_typename(L, -1));
+                progress = 1;
+            } else {
+                luaL_error(L, "podero: fetch_heat_pumps: unknown option '%s' in opts", k);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, 3);
+    if (progress)
+        lua_getfield(L, 3, "progress");             /* 4 */
+    else
+        lua_pushnil(L);
+    n = (int)luaL_len(L, 2);
+    if (n < 0 || n > 1000000)
+        luaL_error(L, "podero: fetch_heat_pumps: refs must hold at most 1000000 references");
+
+    b = (fetch_batch *)lua_newuserdatauv(L, sizeof *b, 0);   /* 5 */
+    memset(b, 0, sizeof *b);
+    if (luaL_newmetatable(L, FETCH_BATCH_MT)) {
+        lua_pushcfunction(L, batch_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    b->items = (fetch_item *)calloc((size_t)(n ? n : 1), sizeof *b->items);
+    b->retry_q = (int *)malloc((size_t)(n ? n : 1) * sizeof(int));
+    if (!b->items || !b->retry_q)
+        return luaL_error(L, "not enough memory");
+    b->n = n;
+    /* every id is checked before anything is sent */
+    for (i = 0; i < n; i++)
+        fetch_read_ref(L, 2, i + 1, &b->items[i]);
+    if (concurrency > n)
+        concurrency = n ? n : 1;
+    if (fetch_pool_ensure(c, concurrency) != 0)
+        return luaL_error(L, "not enough memory");
+    luaL_checkstack(L, 8, "podero: fetch_heat_pumps");
+
+    /* ---- the loop: no Lua call in here can raise (progress runs under lua_pcall) ---- */
+    memset(&token_err, 0, sizeof token_err);
+    c->deadline_at = c->deadline > 0 ? podero_monotonic() + c->deadline : 0;
+    c->in_fetch = 1;
+    while (done < n && !aborted) {
+        int s, still, msgs;
+        double now = podero_monotonic(), next_wake = 1.0;
+        CURLMsg *m;
+        /* start what may start */
+        for (s = 0; s < concurrency && (next_fresh < n || n_retry > 0); s++) {
+            int pick = -1, q;
+            if (c->slots[s].item >= 0)
+                continue;
+            for (q = 0; q < n_retry; q++) {
+                if (b->items[b->retry_q[q]].not_before <= now) {
+                    pick = b->retry_q[q];
+                    b->retry_q[q] = b->retry_q[--n_retry];
+                    break;
+                }
+            }
+            if (pick < 0 && next_fresh < n)
+                pick = next_fresh++;
+            if (pick < 0)
+                break;
+            if (c->deadline_at > 0 && now >= c->deadline_at) {
+                podero_result r;
+                memset(&r, 0, sizeof r);
+                r.retry_after = -1;
+                set_result(&r, "timeout", 0, "the deadline of %g s ran out", c->deadline);
+                item_fail(&b->items[pick], &r);
+            } else if (token_broken || ensure_token(c, 0, &token_err) != 0) {
+                if (!token_broken)
+                    redact(c, &token_err);
+                token_broken = 1;
+                item_fail(&b->items[pick], &token_err);
+            } else {
+                fetch_start(c, b, pick, &c->slots[s], include_deleted);
+                running++;
+                continue;
+            }
+            /* finished without a transfer */
+            done++;
+            failed++;
+            s--;    /* the slot is still free */
+        }
+        if (running > 0) {
+            curl_multi_perform(c->multi, &still);
+            while ((m = curl_multi_info_read(c->multi, &msgs)) != NULL) {
+                fetch_slot *sl;
+                if (m->msg != CURLMSG_DONE)
+                    continue;
+                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
+                curl_multi_remove_handle(c->multi, sl->easy);
+                running--;
+                {
+                    int idx = sl->item;
+                    if (fetch_finish(c, b, sl, m->data.result, &n_retry, &token_err, &token_broken)) {
+                        done++;
+                        if (!b->items[idx].has_doc)
+                            failed++;
+                        if (progress) {
+                            lua_pushvalue(L, 4);
+                            lua_pushinteger(L, done);
+                            lua_pushinteger(L, n);
+                            if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+                                aborted = 1;        /* the error stays on the stack */
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if (aborted || done >= n)
+            break;
+        /* wait for sockets, or for the first retry that becomes due */
+        now = podero_monotonic();
+        for (i = 0; i < n_retry; i++) {
+            double d = b->items[b->retry_q[i]].not_before - now;
+            if (d < next_wake)
+                next_wake = d;
+        }
+        if (next_wake > 0 || running > 0)
+            curl_multi_poll(c->multi, NULL, 0, next_wake > 0 ? (int)(next_wake * 1000) + 1 : 0, NULL);
+    }
+    /* detach whatever still runs (only after an aborted progress callback) */
+    for (i = 0; i < c->n_slots; i++) {
+        if (c->slots[i].item >= 0) {
+            curl_multi_remove_handle(c->multi, c->slots[i].easy);
+            c->slots[i].item = -1;
+        }
+    }
+    c->in_fetch = 0;
+    free_retired_headers(c);
+    if (aborted)
+        return lua_error(L);
+
+    /* ---- the answers ---- */
+    lua_createtable(L, n, 0);   /* hps */
+    lua_createtable(L, n, 0);   /* errs */
+    lua_newtable(L);            /* context tables by org/user, shared by the heat pumps of one user */
+    for (i = 0; i < n; i++) {
+        fetch_item *it = &b->items[i];
+        if (it->has_doc) {
+            podero_doc_push_parsed(L, &it->doc, PODERO_KIND_HEAT_PUMP);
+            it->has_doc = 0;
+            lua_pushfstring(L, "%s/%s", it->org, it->user);
+            if (lua_rawget(L, -3) != LUA_TTABLE) {
+                lua_pop(L, 1);
+                lua_createtable(L, 0, 3);
+                lua_pushvalue(L, 1);
+                lua_setfield(L, -2, "client");
+                lua_pushstring(L, it->org);
+                lua_setfield(L, -2, "org_id");
+                lua_pushstring(L, it->user);
+                lua_setfield(L, -2, "user_id");
+                lua_pushfstring(L, "%s/%s", it->org, it->user);
+                lua_pushvalue(L, -2);
+                lua_rawset(L, -5);
+            }
+            podero_doc_set_context(L, -2);
+            lua_rawseti(L, -4, i + 1);
+        } else {
+            podero_push_error(L, &it->res);
+            lua_rawseti(L, -3, i + 1);
+        }
+    }
+    lua_pop(L, 1);
+    lua_pushinteger(L, failed);
+    return 3;
 }
 
 /* client:stats(): counters of requests made (for tests and monitoring; no secrets). */
@@ -1152,7 +1678,7 @@ static int l_new(lua_State *L) {
     c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
     if (!c->rng)
         c->rng = 88172645463325252ULL;
-    c->retry_after = -1;
+    c->x.retry_after = -1;
 
     if (!c->base_url || !c->token_url || (c->grant == GRANT_STATIC && !c->access_token))
         return luaL_error(L, "not enough memory");
@@ -1161,34 +1687,17 @@ static int l_new(lua_State *L) {
     if (!c->curl)
         return luaL_error(L, "podero: curl_easy_init failed");
 
-#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(c->curl, opt, val)
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, c);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, c);
-    SET(CURLOPT_ERRORBUFFER, c->curl_err);
-    SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_TCP_NODELAY, 1L);
-    SET(CURLOPT_ACCEPT_ENCODING, "");
-    SET(CURLOPT_SSL_VERIFYPEER, opt_bool(L, "verify_tls", 1) ? 1L : 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, opt_bool(L, "verify_tls", 1) ? 2L : 0L);
-    s = opt_string(L, "ca_file");
-    if (s) {
-        SET(CURLOPT_CAINFO, s);
-        free(s);
-    }
-    s = opt_string(L, "user_agent");
-    if (s) {
-        SET(CURLOPT_USERAGENT, s);
-        free(s);
-    }
-#undef SET
+    c->verify_tls = opt_bool(L, "verify_tls", 1);
+    c->ca_file = opt_string(L, "ca_file");
+    c->user_agent = opt_string(L, "user_agent");
+    c->share = curl_share_init();
+    if (!c->share)
+        return luaL_error(L, "podero: curl_share_init failed");
+    /* one connection pool, TLS session cache and DNS cache for the client's handles */
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    rc = configure_easy(c, c->curl, &c->x);
     if (rc != CURLE_OK)
         return luaL_error(L, "podero: libcurl refused an option: %s", curl_easy_strerror(rc));
     c->closed = 0;
@@ -1209,6 +1718,7 @@ void podero_client_open(lua_State *L) {
         {"close", l_close},
         {"stats", l_stats},
         {"_request", l_request},
+        {"fetch_heat_pumps", l_fetch_heat_pumps},
         {NULL, NULL}
     };
     luaL_newmetatable(L, PODERO_CLIENT_MT);

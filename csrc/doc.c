@@ -412,6 +412,24 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int wa
     return 1;
 }
 
+/* Pushes the root view of an already parsed document, taking it over (*doc is zeroed). */
+void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind) {
+    podero_shared_doc *sd;
+    podero_view *v = (podero_view *)lua_newuserdatauv(L, sizeof *v, 1);
+    v->sd = NULL;
+    v->node = 0;
+    v->kind = (uint8_t)kind;
+    luaL_setmetatable(L, PODERO_VIEW_MT);
+    sd = (podero_shared_doc *)calloc(1, sizeof *sd);
+    if (!sd)
+        luaL_error(L, "not enough memory");
+    sd->refs = 1;
+    sd->ctx_ref = LUA_NOREF;
+    sd->doc = *doc;
+    memset(doc, 0, sizeof *doc);
+    v->sd = sd;
+}
+
 void podero_doc_open(lua_State *L) {
     static const luaL_Reg meta[] = {
         {"__newindex", view_newindex},

@@ -61,6 +61,7 @@ void podero_doc_open(lua_State *L);     /* registers the view metatable; leaves 
  */
 int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int want_array,
                     podero_result *res);
+void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind);  /* takes the doc over */
 int podero_doc_fields(lua_State *L);
 int podero_doc_to_table(lua_State *L);
 int podero_doc_raw(lua_State *L);
