@@ -843,8 +843,7 @@ static int ensure_token(podero_client *c, int force, podero_result *res) {
         if (token_request(c, 1, &r) == 0)
             goto got;
         if (!r.kind || strcmp(r.kind, "auth") != 0) {
-            *res = r;
-            res->attempts = 0;
+            *res = r;          /* the refresh token is kept for the next try */
             return -1;
         }
         /* the refresh token was refused: fall back to the grant itself */
@@ -1611,6 +1610,16 @@ static int l_stats(lua_State *L) {
     return 1;
 }
 
+/* Seconds to libcurl milliseconds: never 0 (which libcurl reads as "no timeout"), no overflow. */
+static long seconds_to_ms(double s) {
+    double ms = ceil(s * 1000);
+    if (!(ms >= 1))
+        return 1;
+    if (ms > 1e9)
+        return 1000000000L;     /* about 11.5 days: as good as none */
+    return (long)ms;
+}
+
 /* ---- construction ---------------------------------------------------------------------- */
 
 static char *opt_string(lua_State *L, const char *name) {
@@ -1668,8 +1677,8 @@ static int l_new(lua_State *L) {
     s = opt_string(L, "client_auth");
     c->client_auth_body = s && strcmp(s, "body") == 0;
     free(s);
-    c->timeout_ms = (long)(opt_number(L, "timeout", 30) * 1000);
-    c->connect_timeout_ms = (long)(opt_number(L, "connect_timeout", 10) * 1000);
+    c->timeout_ms = seconds_to_ms(opt_number(L, "timeout", 30));
+    c->connect_timeout_ms = seconds_to_ms(opt_number(L, "connect_timeout", 10));
     c->max_retries = (int)opt_number(L, "max_retries", 2);
     c->max_retry_wait = opt_number(L, "max_retry_wait", 10);
     c->retry_base_delay = opt_number(L, "retry_base_delay", 0.5);

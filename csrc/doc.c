@@ -227,38 +227,61 @@ static int view_tostring(lua_State *L) {
     return 1;
 }
 
-/* Iterator closure: upvalue 1 = view, upvalue 2 = next position (0-based). */
+/*
+ * Iterator closure: upvalue 1 = view, upvalue 2 = next position (0-based), upvalue 3 = for
+ * objects, a table of the names already given (so a repeated name comes once, at its first
+ * place, with the value of its last occurrence: the one indexing reads).
+ */
 static int fields_iter(lua_State *L) {
     podero_view *v = (podero_view *)lua_touserdata(L, lua_upvalueindex(1));
     lua_Integer pos = lua_tointeger(L, lua_upvalueindex(2));
     const pj_doc *doc = &v->sd->doc;
     const pj_node *nd = &doc->nodes[v->node];
-    if (pos < 0 || (lua_Unsigned)pos >= nd->count)
-        return 0;
-    lua_pushinteger(L, pos + 1);
-    lua_replace(L, lua_upvalueindex(2));
-    if (nd->type == PJ_ARR) {
-        lua_pushinteger(L, pos + 1);
-        lua_pushvalue(L, lua_upvalueindex(1));
-        lua_pushinteger(L, pos + 1);
-    } else {
-        uint32_t kn = doc->kids[nd->u.c.kids + pos];
+    for (;;) {
+        uint32_t kn, vn;
         size_t klen;
-        const char *k = pj_str(doc, &doc->nodes[kn], &klen);
+        const char *k;
+        if (pos < 0 || (lua_Unsigned)pos >= nd->count)
+            return 0;
+        pos++;
+        lua_pushinteger(L, pos);
+        lua_replace(L, lua_upvalueindex(2));
+        if (nd->type == PJ_ARR) {
+            lua_pushinteger(L, pos);
+            lua_pushvalue(L, lua_upvalueindex(1));
+            lua_pushinteger(L, pos);
+            break;
+        }
+        kn = doc->kids[nd->u.c.kids + pos - 1];
+        k = pj_str(doc, &doc->nodes[kn], &klen);
+        vn = pj_obj_get(doc, v->node, k, klen);
+        if (vn != kn + 1) {
+            /* a repeated name: give it once, where it first appears */
+            if (lua_type(L, lua_upvalueindex(3)) != LUA_TTABLE) {
+                lua_newtable(L);            /* made on the first repeated name only */
+                lua_replace(L, lua_upvalueindex(3));
+            }
+            lua_pushlstring(L, k, klen);
+            if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pop(L, 1);
+            lua_pushlstring(L, k, klen);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, lua_upvalueindex(3));
+        }
         lua_pushlstring(L, k, klen);
+        if (v->kind == PODERO_KIND_HEAT_PUMP) {
+            /* a field named like a method must give the field: read it directly */
+            push_value(L, v->sd, vn, is_decimal_field(k, klen), PODERO_KIND_PLAIN);
+            return 2;
+        }
         lua_pushvalue(L, lua_upvalueindex(1));
         lua_pushvalue(L, -2);
+        break;
     }
-    /* read through view_index so that the value rules and the cache apply; for a heat pump
-     * a field named like a method must give the field, so look it up directly */
-    if (v->kind == PODERO_KIND_HEAT_PUMP && nd->type == PJ_OBJ) {
-        uint32_t kn = doc->kids[nd->u.c.kids + pos];
-        size_t klen;
-        const char *k = pj_str(doc, &doc->nodes[kn], &klen);
-        lua_pop(L, 2);
-        push_value(L, v->sd, kn + 1, is_decimal_field(k, klen), PODERO_KIND_PLAIN);
-        return 2;
-    }
+    /* read through view_index so that the value rules and the cache apply */
     {
         int top = lua_gettop(L);
         lua_pushcfunction(L, view_index);
@@ -273,7 +296,8 @@ int podero_doc_fields(lua_State *L) {
     check_view(L, 1);
     lua_settop(L, 1);
     lua_pushinteger(L, 0);
-    lua_pushcclosure(L, fields_iter, 2);
+    lua_pushnil(L);
+    lua_pushcclosure(L, fields_iter, 3);
     return 1;
 }
 

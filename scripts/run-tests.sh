@@ -11,7 +11,10 @@ trap cleanup EXIT INT TERM
 PODERO_SANDBOX_URL=$(bash sandbox/sandbox.sh start "$work/sandbox")
 PODERO_SANDBOX_DIR="$work/sandbox"
 export PODERO_SANDBOX_URL PODERO_SANDBOX_DIR
-if [ -n "${PODERO_CPATH:-}" ]; then export LUA_CPATH="$PODERO_CPATH;;"; fi
+top=$(pwd)
+LUA_VERSION=${LUA_VERSION:-5.4}
+export LUA_PATH="$top/lua/?.lua;$top/lua/?/init.lua;$top/spec/?.lua;;"
+export LUA_CPATH="${PODERO_CPATH:-$top/build/$LUA_VERSION/?.so};;"
 runner="$LUA /usr/bin/busted"
 case "${PODERO_SANITIZE:-}" in
   asan)

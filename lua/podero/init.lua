@@ -69,6 +69,9 @@ local function check_url(name, url)
   if rest:find("[?#]") then
     config_error("%s must not contain a query or a fragment", name)
   end
+  if #url > 512 then
+    config_error("%s must be at most 512 bytes long, got %d", name, #url)
+  end
   return (scheme .. "://" .. rest):gsub("/+$", "")
 end
 
@@ -167,6 +170,9 @@ function _M.new(opts)
   if o.timeout == 0 then config_error("timeout must be > 0") end
   if o.connect_timeout == 0 then config_error("connect_timeout must be > 0") end
   if o.max_response_bytes == 0 then config_error("max_response_bytes must be > 0") end
+  if o.max_response_bytes and o.max_response_bytes > 2147483647 then
+    config_error("max_response_bytes must be at most 2147483647 (2 GiB - 1), got %s", tostring(o.max_response_bytes))
+  end
   if o.max_retries and o.max_retries > 10 then
     config_error("max_retries must be at most 10, got %d", o.max_retries)
   end
