@@ -5,7 +5,7 @@ LUA_INC    ?= /usr/include/lua$(LUA_VERSION)
 CURL_INC   ?= /usr/include/x86_64-linux-gnu
 CC         ?= cc
 CFLAGS     ?= -O2 -g
-WARN       := -Wall -Wextra -Wno-unused-parameter
+WARN       := -Wall -Wextra
 PIC        := -fPIC -std=gnu11
 SRC        := csrc/module.c csrc/client.c csrc/doc.c csrc/json.c
 HDR        := csrc/podero.h csrc/json.h
@@ -19,11 +19,17 @@ export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 .PHONY: all build deps test check ctest fuzz asan valgrind demo sandbox clean
 
 all: build
-build: $(CORE)
+build: $(CORE) build/luajit/podero/core.so
 
 $(CORE): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o $@ $(SRC) $(LIBS)
+
+# The same core for LuaJIT (OpenResty's luajit2 headers + Debian's lua-compat53-dev).
+build/luajit/podero/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(PIC) -I/usr/include/luajit-2.1 -I/usr/include/lua5.1 -I$(CURL_INC) \
+	    -shared -o $@ $(SRC) $(LIBS)
 
 # Installs the Debian packages the project needs (only as root, only what is missing).
 deps:
@@ -38,6 +44,8 @@ check: deps ctest
 	@mkdir -p build/check
 	gcc   -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/gcc.so $(SRC) $(LIBS)
 	clang -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/clang.so $(SRC) $(LIBS)
+	gcc   -O2 $(WARN) -Werror $(PIC) -I/usr/include/luajit-2.1 -I/usr/include/lua5.1 -I$(CURL_INC) \
+	    -shared -o build/check/gcc-luajit.so $(SRC) $(LIBS)
 
 # The parser's own tests (JSONTestSuite, unit checks, allocation failures) under ASan+UBSan.
 JSONTESTSUITE ?= $(firstword $(wildcard ../shared/data/JSONTestSuite/test_parsing) $(wildcard shared/data/JSONTestSuite/test_parsing))

@@ -74,13 +74,54 @@ static podero_view *check_view(lua_State *L, int idx) {
     return (podero_view *)luaL_checkudata(L, idx, PODERO_VIEW_MT);
 }
 
-/* Pushes a new view of node in sd (sd gains a reference). */
-static void push_view(lua_State *L, podero_shared_doc *sd, uint32_t node, int kind) {
+/*
+ * The cache of a view: its user value on 5.4. On 5.1/LuaJIT a userdata has an environment
+ * table instead, which starts as the creating function's (the globals): a view is given a
+ * shared empty marker table at birth, which means "no cache yet".
+ */
+#if LUA_VERSION_NUM >= 504
+static int get_cache(lua_State *L, int idx) { return lua_getiuservalue(L, idx, 1); }
+static void set_cache(lua_State *L, int idx) { lua_setiuservalue(L, idx, 1); }
+static void init_cache(lua_State *L) { (void)L; }
+#else
+static const char no_cache_key = 0;
+static void push_no_cache(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&no_cache_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+static int get_cache(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_getfenv(L, idx);
+    push_no_cache(L);
+    if (lua_rawequal(L, -1, -2)) {
+        lua_pop(L, 2);
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    lua_pop(L, 1);
+    return lua_type(L, -1);
+}
+static void set_cache(lua_State *L, int idx) { lua_setfenv(L, idx); }
+static void init_cache(lua_State *L) {   /* the new view is on top */
+    push_no_cache(L);
+    lua_setfenv(L, -2);
+}
+#endif
+
+/* Pushes a new, empty view (sd not yet set). */
+static podero_view *new_view(lua_State *L, uint32_t node, int kind) {
     podero_view *v = (podero_view *)lua_newuserdatauv(L, sizeof *v, 1);
     v->sd = NULL;
     v->node = node;
     v->kind = (uint8_t)kind;
     luaL_setmetatable(L, PODERO_VIEW_MT);
+    init_cache(L);
+    return v;
+}
+
+/* Pushes a new view of node in sd (sd gains a reference). */
+static void push_view(lua_State *L, podero_shared_doc *sd, uint32_t node, int kind) {
+    podero_view *v = new_view(L, node, kind);
     v->sd = sd;
     sd->refs++;
 }
@@ -139,7 +180,7 @@ static int view_index(lua_State *L) {
     int decimal = 0, child_kind = PODERO_KIND_PLAIN;
 
     /* the cache first: a value read before */
-    if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE) {
+    if (get_cache(L, 1) == LUA_TTABLE) {
         lua_pushvalue(L, 2);
         if (lua_rawget(L, -2) != LUA_TNIL)
             return 1;
@@ -181,11 +222,11 @@ static int view_index(lua_State *L) {
     }
     if (push_value(L, v->sd, vn, decimal, child_kind)) {
         /* cache it */
-        if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+        if (get_cache(L, 1) != LUA_TTABLE) {
             lua_pop(L, 1);
             lua_createtable(L, 0, 4);
             lua_pushvalue(L, -1);
-            lua_setiuservalue(L, 1, 1);
+            set_cache(L, 1);
         }
         lua_pushvalue(L, 2);
         lua_pushvalue(L, -3);
@@ -403,11 +444,7 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int wa
     uint8_t root_type;
 
     /* the view exists (and owns sd through __gc) before anything is allocated */
-    v = (podero_view *)lua_newuserdatauv(L, sizeof *v, 1);
-    v->sd = NULL;
-    v->node = 0;
-    v->kind = (uint8_t)kind;
-    luaL_setmetatable(L, PODERO_VIEW_MT);
+    v = new_view(L, 0, kind);
     sd = (podero_shared_doc *)calloc(1, sizeof *sd);
     if (!sd)
         luaL_error(L, "not enough memory");
@@ -439,11 +476,7 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int wa
 /* Pushes the root view of an already parsed document, taking it over (*doc is zeroed). */
 void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind) {
     podero_shared_doc *sd;
-    podero_view *v = (podero_view *)lua_newuserdatauv(L, sizeof *v, 1);
-    v->sd = NULL;
-    v->node = 0;
-    v->kind = (uint8_t)kind;
-    luaL_setmetatable(L, PODERO_VIEW_MT);
+    podero_view *v = new_view(L, 0, kind);
     sd = (podero_shared_doc *)calloc(1, sizeof *sd);
     if (!sd)
         luaL_error(L, "not enough memory");
@@ -463,6 +496,11 @@ void podero_doc_open(lua_State *L) {
         {"__pairs", view_pairs},
         {NULL, NULL}
     };
+#if LUA_VERSION_NUM < 504
+    lua_pushlightuserdata(L, (void *)&no_cache_key);
+    lua_newtable(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+#endif
     luaL_newmetatable(L, PODERO_VIEW_MT);
     luaL_setfuncs(L, meta, 0);
     /* __index has the heat pump methods table as upvalue 1; module.c fills it */

@@ -21,7 +21,13 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM < 503
+/* Debian's lua-compat53-dev; its functions are compiled static into each file that uses them */
+#define COMPAT53_INCLUDE_SOURCE 1
 #include "compat-5.3.h"
+#endif
+#if LUA_VERSION_NUM < 504
+/* 5.1/LuaJIT: one environment table per userdata instead of user values (see doc.c) */
+#define lua_newuserdatauv(L, sz, n) lua_newuserdata((L), (sz))
 #endif
 
 #include "json.h"

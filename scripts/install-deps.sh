@@ -4,7 +4,8 @@
 set -eu
 PACKAGES="build-essential pkg-config curl ca-certificates openssl
 lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks libcurl4-openssl-dev
-nginx libnginx-mod-http-lua clang valgrind"
+nginx libnginx-mod-http-lua clang valgrind
+luajit2 libluajit2-5.1-dev lua-compat53-dev"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -208,6 +208,18 @@ _M.to_table = function(obj)
   return core.to_table(obj)
 end
 
+--- Iterates `i, value` over an array (a podero array or a plain table) up to the first nil.
+-- The same as `ipairs`, which works on podero arrays under Lua 5.4; LuaJIT's `ipairs`
+-- accepts only plain tables, so portable scripts use this one.
+function _M.ipairs(arr)
+  local i = 0
+  return function()
+    i = i + 1
+    local v = arr[i]
+    if v ~= nil then return i, v end
+  end
+end
+
 --- True when v is an object (or array) made by podero.
 _M.is_object = core.is_object
 
