@@ -26,10 +26,14 @@ build = {
    type = "builtin",
    modules = {
       ["podero"] = "lua/podero/init.lua",
+      ["podero.steering"] = "lua/podero/steering.lua",
       ["podero.core"] = {
          sources = { "csrc/module.c", "csrc/client.c", "csrc/doc.c", "csrc/json.c" },
          libraries = { "curl", "m" },
          defines = {},
       },
+   },
+   install = {
+      bin = { podero = "bin/podero" },
    },
 }

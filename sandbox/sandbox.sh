@@ -3,7 +3,11 @@
 #   sandbox.sh start DIR   start a daemon with private prefix DIR; prints the base URL
 #   sandbox.sh stop DIR    stop it and wait until it has exited
 #   sandbox.sh run         foreground mode (make sandbox); Ctrl-C stops
-# Env: SANDBOX_PORT (force a port), SANDBOX_DIR (prefix for `run`), NGINX (nginx binary)
+# Env: SANDBOX_PORT (force a port), SANDBOX_DIR (prefix for `run`), NGINX (nginx binary),
+#      SANDBOX_TLS=0 (no TLS and hostile listeners)
+# Besides the plain HTTP port P, it listens on P+1..P+6: TLS (valid certificate, HTTP/2 too),
+# TLS with an expired certificate, with a wrong host name, with an unknown CA, the hostile
+# test server, and TLS closing each connection (see README "TLS" and "Hostile server").
 set -euo pipefail
 
 SANDBOX_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +31,56 @@ nginx_bin() {
     [ -x "$p" ] && { echo "$p"; return; }
   done
   die "nginx not found (install nginx and libnginx-mod-http-lua, or set NGINX=/path/to/nginx)"
+}
+
+# The extra listeners (TLS and hostile), on PORT+1..PORT+6; empty with SANDBOX_TLS=0.
+extra_servers() { # DIR PORT
+  local dir="$1" port="$2" n=1 name
+  [ "${SANDBOX_TLS:-1}" = 0 ] && return 0
+  cat <<CONF
+    log_format podero_tls '\$msec \$server_port \$connection \$connection_requests \$ssl_session_reused \$ssl_protocol \$server_protocol \$request_method \$request_uri \$status';
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:podero_tls:1m;
+    ssl_session_timeout 10m;
+    lua_shared_dict hostile 4m;
+CONF
+  # P+1 valid (HTTP/2 too), P+2 expired, P+3 wrong host, P+4 unknown CA, P+5 hostile (below),
+  # P+6 valid but closing every connection after one answer (TLS session resumption tests)
+  for name in valid expired wronghost unknownca close; do
+    local h2="" cert="$name" extra=""
+    [ "$name" = valid ] && h2=" http2"
+    [ "$name" = close ] && { n=6; cert=valid; extra="keepalive_timeout 0;"; }
+    cat <<CONF
+
+    server {
+        listen 127.0.0.1:$((port + n)) ssl$h2;
+        server_name localhost;
+        ssl_certificate $dir/tls/$cert.pem;
+        ssl_certificate_key $dir/tls/$cert.key;
+        access_log $dir/logs/tls_access.log podero_tls;
+        $extra
+        location / {
+            content_by_lua_block {
+                require("podero_sandbox.main").handle()
+            }
+        }
+    }
+CONF
+    n=$((n + 1))
+  done
+  cat <<CONF
+
+    server {
+        listen 127.0.0.1:$((port + 5));
+        server_name localhost;
+        lua_check_client_abort on;
+        location / {
+            content_by_lua_block {
+                require("podero_sandbox.hostile").handle()
+            }
+        }
+    }
+CONF
 }
 
 write_conf() { # DIR PORT
@@ -85,8 +139,18 @@ http {
             }
         }
     }
+$(extra_servers "$dir" "$port")
 }
 CONF
+}
+
+ports_free() { # PORT -> 0 if PORT and (with TLS) PORT+1..PORT+5 are free
+  local p n=0
+  [ "${SANDBOX_TLS:-1}" = 0 ] || n=6
+  for p in $(seq "$1" "$(( $1 + n ))"); do
+    if port_in_use "$p"; then return 1; fi
+  done
+  return 0
 }
 
 port_in_use() { # PORT -> 0 if something answers
@@ -122,10 +186,14 @@ cmd_start() {
   fi
   mkdir -p "$dir/logs" "$dir/temp/client_body" "$dir/temp/proxy" "$dir/temp/fastcgi" \
            "$dir/temp/uwsgi" "$dir/temp/scgi"
-  rm -f "$dir/url" "$dir/nginx.pid"
+  rm -f "$dir/url" "$dir/nginx.pid" "$dir"/tls_*url "$dir/hostile_url" "$dir/ca.pem"
   : >"$dir/logs/error.log"
   local bin; bin="$(nginx_bin)"
   [ -r "$MOD_DIR/ngx_http_lua_module.so" ] || die "missing $MOD_DIR/ngx_http_lua_module.so (apt-get install libnginx-mod-http-lua)"
+  if [ "${SANDBOX_TLS:-1}" != 0 ]; then
+    bash "$SANDBOX_HOME/tls/gen-certs.sh" "$dir/tls" || die "could not generate the test certificates (openssl)"
+    cp "$dir/tls/ca.pem" "$dir/ca.pem"
+  fi
 
   local port started=0
   for _ in $(seq 1 20); do
@@ -133,7 +201,7 @@ cmd_start() {
       port="$SANDBOX_PORT"
     else
       port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40001 ))
-      if port_in_use "$port"; then continue; fi
+      if ! ports_free "$port"; then continue; fi
     fi
     write_conf "$dir" "$port"
     : >"$dir/logs/start.log"
@@ -162,6 +230,14 @@ cmd_start() {
     tail -n 20 "$dir/logs/error.log" >&2 || true
     cmd_stop "$dir" >/dev/null 2>&1 || true
     exit 1
+  fi
+  if [ "${SANDBOX_TLS:-1}" != 0 ]; then
+    echo "https://127.0.0.1:$((port + 1))" >"$dir/tls_url"
+    echo "https://127.0.0.1:$((port + 2))" >"$dir/tls_expired_url"
+    echo "https://127.0.0.1:$((port + 3))" >"$dir/tls_wronghost_url"
+    echo "https://127.0.0.1:$((port + 4))" >"$dir/tls_unknownca_url"
+    echo "http://127.0.0.1:$((port + 5))" >"$dir/hostile_url"
+    echo "https://127.0.0.1:$((port + 6))" >"$dir/tls_close_url"
   fi
   echo "$url" >"$dir/url"
   echo "$url"

@@ -279,4 +279,6 @@ function _M.time(s)
   return t
 end
 
+require("podero.steering")(_M, core)
+
 return _M

@@ -2,6 +2,7 @@
 local J = require("podero_sandbox.json")
 local H = require("podero_sandbox.http")
 local state = require("podero_sandbox.state")
+local steering = require("podero_sandbox.steering") -- PUT, statistics, cues (issue 6)
 
 local M = {}
 local model -- set by init
@@ -98,9 +99,10 @@ local NAMES = {
 
 function M.handle()
   local kind, ids = route(ngx.var.uri)
-  if not kind then return not_found() end
-  if ngx.req.get_method() ~= "GET" then
-    return H.detail(405, "Method Not Allowed", { Allow = "GET" })
+  if not kind then return steering.handle_path(ngx.var.uri) or not_found() end
+  local put = kind == "heat_pump" and ngx.req.get_method() == "PUT"
+  if ngx.req.get_method() ~= "GET" and not put then
+    return H.detail(405, "Method Not Allowed", { Allow = kind == "heat_pump" and "GET, PUT" or "GET" })
   end
   if not bearer_ok() then return unauthorized() end
 
@@ -117,11 +119,14 @@ function M.handle()
   local user = org.users_by_id[ids[2]:lower()]
   if not user or (user.deleted and not incl) then return not_found() end
   if kind == "heat_pumps" then
-    return H.json(200, incl and user.list_all or user.list_live)
+    return H.json(200, steering.list(user, incl))
   end
   local hp = user.hps_by_id[ids[3]:lower()]
   if not hp or (hp.deleted and not incl) then return not_found() end
-  return H.json(200, hp.body)
+  if put then return steering.update(org, user, hp) end
+  return H.json(200, steering.body(hp))
 end
+
+steering.set_helpers({ bearer_ok = bearer_ok, unauthorized = unauthorized, validate_ids = validate_ids })
 
 return M

@@ -6,6 +6,7 @@ local seed = require("podero_sandbox.seed")
 local oauth = require("podero_sandbox.oauth")
 local api = require("podero_sandbox.api")
 local admin = require("podero_sandbox.admin")
+local steering = require("podero_sandbox.steering")
 
 local M = {}
 
@@ -23,6 +24,7 @@ function M.init()
   state.set_secret((secret or "") .. tostring(ngx.now()) .. tostring(model))
   state.init_defaults()
   api.set_model(model)
+  steering.set_model(model)
   local creds = J.obj()
     :add("clients", J.array({
       J.obj():add("client_id", "sandbox-client"):add("client_secret", "sandbox-secret"),
@@ -133,6 +135,7 @@ end
 
 function M.handle()
   local uri = ngx.var.uri
+  if uri == "/_sandbox/expire_action_secrets" then return H.send(steering.admin_expire()) end
   if uri:sub(1, 10) == "/_sandbox/" then
     return H.send(admin.handle(uri))
   end

@@ -1,0 +1,457 @@
+--- podero.steering: acting on heat pumps (partial update, pause power, heating policy, away
+-- mode, optimization level, statistics) and resolving the actions Podero asks for.
+--
+-- Installed by `require("podero")`: this module returns a function(podero, core) that adds
+-- methods to the client (`update_heat_pump`, `resolve_action`, `report_action`) and to heat
+-- pump objects (`update`, `refresh`, `pause_power`, `resume_power`, `set_heating_policy`,
+-- `set_away_mode`, `clear_away_mode`, `set_optimization_level`, `statistics`).
+--
+-- Every call goes through `client:_request` (the C core: token, retries, lazy objects).
+-- Values are checked before anything is sent; a bad one raises a Lua error naming the field.
+-- Retry rules: PUT and GET are idempotent (connection failures, 429, 502, 503, 504 are
+-- retried); the cue POSTs are retried only when the request never left (refused, DNS).
+--
+-- @module podero.steering
+
+local cjson = require("cjson")
+
+local type, pairs, ipairs, tostring, tonumber, setmetatable = type, pairs, ipairs, tostring, tonumber, setmetatable
+local floor, huge = math.floor, math.huge
+local fmt, concat, sort = string.format, table.concat, table.sort
+
+return function(podero, core)
+  local null = cjson.null
+  local client_methods = core.client_methods
+  local hp_methods = core.heat_pump_methods
+
+  local function raise(fn, msg, ...)
+    error("podero: " .. fn .. ": " .. fmt(msg, ...), 0)
+  end
+
+  local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+
+  local function check_uuid(fn, name, v)
+    if type(v) ~= "string" then raise(fn, "%s must be a UUID string, got %s", name, type(v)) end
+    if not v:match(UUID) then
+      raise(fn, "%s must be a UUID (8-4-4-4-12 hex digits), got a string of %d bytes that is not one", name, #v)
+    end
+    return v:lower()
+  end
+
+  ---------------------------------------------------------------------------
+  -- JSON encoding of a flat object (our own number formatting: cjson's is global state)
+  ---------------------------------------------------------------------------
+  local function enc_number(n)
+    if math.type(n) == "integer" then return fmt("%d", n) end
+    if n == floor(n) and n > -2^53 and n < 2^53 then return fmt("%d", n) end
+    for p = 15, 17 do
+      local s = fmt("%." .. p .. "g", n)
+      if tonumber(s) == n then return s end
+    end
+    return fmt("%.17g", n)
+  end
+
+  local function enc_value(v)
+    if v == null then return "null" end
+    local t = type(v)
+    if t == "number" then return enc_number(v) end
+    if t == "boolean" then return v and "true" or "false" end
+    return cjson.encode(v) -- strings
+  end
+
+  -- fields: name -> value (already checked); keys sorted for a stable body
+  local function encode_object(fields)
+    local keys = {}
+    for k in pairs(fields) do keys[#keys + 1] = k end
+    sort(keys)
+    local parts = {}
+    for i, k in ipairs(keys) do parts[i] = cjson.encode(k) .. ":" .. enc_value(fields[k]) end
+    return "{" .. concat(parts, ",") .. "}"
+  end
+
+  ---------------------------------------------------------------------------
+  -- value checks
+  ---------------------------------------------------------------------------
+  local function is_finite_number(v) return type(v) == "number" and v == v and v ~= huge and v ~= -huge end
+
+  -- epoch seconds (number) or ISO 8601 string -> epoch seconds (integer), or raise
+  local function to_epoch(fn, name, v)
+    if is_finite_number(v) then
+      if v < 0 or v >= 253402300800 then raise(fn, "%s is out of range (epoch seconds): %s", name, tostring(v)) end
+      return floor(v)
+    end
+    if type(v) == "string" then
+      local t = podero.time(v)
+      if not t then raise(fn, "%s must be an ISO 8601 date-time with a time zone, got %q", name, v:sub(1, 40)) end
+      if t < 0 or t >= 253402300800 then raise(fn, "%s is out of range: %q", name, v:sub(1, 40)) end
+      return floor(t)
+    end
+    raise(fn, "%s must be a time: epoch seconds (number) or an ISO 8601 string, got %s", name, type(v))
+  end
+
+  local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
+
+  local LEVELS = { Low = true, Mid = true, Max = true }
+  local PRICE_ZONES = {}
+  for z in ("AT AT_HOURLY BE CH EE DE_LU HU IT_CNOR IT_CSUD IT_NORD IT_PUN IT_SARD IT_SICI IT_SUD PT RO SE_1 SE_2 SE_3 SE_4 UK"):gmatch("%S+") do
+    PRICE_ZONES[z] = true
+  end
+
+  -- The writable fields of HeatPumpDetailOutput: name -> { type, nullable, extra }.
+  local WRITABLE = {
+    price_zone = { "enum", false, PRICE_ZONES, "a price zone (AT, DE_LU, SE_3, ...)" },
+    pause_power_until = { "time", true },
+    is_pause_power_active = { "boolean", false },
+    external_device_id = { "string", true, 255 },
+    is_smart_optimization_active = { "boolean", false },
+    comment = { "string", true, 300 },
+    is_inverter_forced_mode_enabled = { "boolean", false },
+    is_trading_enabled = { "boolean", false },
+    indoor_target_temperature_offset = { "number", true },
+    dhw_standard_temperature = { "number", true },
+    is_hot_water_heating_enabled = { "boolean", true },
+    is_space_heating_enabled = { "boolean", true },
+    is_pool_heating_enabled = { "boolean", true },
+    is_space_cooling_enabled = { "boolean", true },
+    heating_policy_name = { "string", true, 100 },
+    maximum_temperature_limit = { "number", true },
+    minimum_temperature_limit = { "number", true },
+    minimum_dhw_temperature_limit = { "number", true },
+    is_heating_policy_enabled = { "boolean", true },
+    away_mode_start = { "time", true },
+    away_mode_end = { "time", true },
+    is_away_mode_enabled = { "boolean", true },
+    away_mode_minimum_temperature_limit = { "number", true },
+    min_solar_power_w = { "integer", false },
+    operational_mode = { "string", true, 100 },
+    optimization_level = { "enum", true, LEVELS, "\"Low\", \"Mid\" or \"Max\"" },
+    temperature_delta_override_for_slight_change = { "integer", true },
+    temperature_delta_override_for_significant_change = { "integer", true },
+  }
+  podero.WRITABLE_HEAT_PUMP_FIELDS = {}
+  for k in pairs(WRITABLE) do podero.WRITABLE_HEAT_PUMP_FIELDS[#podero.WRITABLE_HEAT_PUMP_FIELDS + 1] = k end
+  sort(podero.WRITABLE_HEAT_PUMP_FIELDS)
+
+  -- checks one value of a writable field; returns the value to send (times as ISO strings)
+  -- and, for times, the epoch seconds
+  local function check_value(fn, name, v)
+    local spec = WRITABLE[name]
+    local typ, nullable, extra = spec[1], spec[2], spec[3]
+    if v == null then
+      if nullable then return null end
+      raise(fn, "%s cannot be null", name)
+    end
+    if typ == "boolean" then
+      if type(v) ~= "boolean" then raise(fn, "%s must be a boolean, got %s", name, type(v)) end
+      return v
+    elseif typ == "number" then
+      if not is_finite_number(v) then raise(fn, "%s must be a finite number, got %s", name, type(v) == "number" and tostring(v) or type(v)) end
+      return v
+    elseif typ == "integer" then
+      if not is_finite_number(v) or v ~= floor(v) then
+        raise(fn, "%s must be a whole number, got %s", name, type(v) == "number" and tostring(v) or type(v))
+      end
+      return math.tointeger(v) or v
+    elseif typ == "string" then
+      if type(v) ~= "string" then raise(fn, "%s must be a string, got %s", name, type(v)) end
+      local n = utf8.len(v)
+      if not n then raise(fn, "%s must be valid UTF-8", name) end
+      if n > extra then raise(fn, "%s must be at most %d characters, got %d", name, extra, n) end
+      return v
+    elseif typ == "enum" then
+      if type(v) ~= "string" or not extra[v] then
+        raise(fn, "%s must be %s, got %s", name, spec[4],
+          type(v) == "string" and fmt("%q", v:sub(1, 40)) or type(v))
+      end
+      return v
+    else -- time
+      local t = to_epoch(fn, name, v)
+      return iso(t), t
+    end
+  end
+
+  -- checks an update table: returns the fields to send
+  local function check_fields(fn, fields)
+    if type(fields) ~= "table" then raise(fn, "fields must be a table, got %s", type(fields)) end
+    if podero.is_object(fields) then raise(fn, "fields must be a plain table (use hp:to_table() for a copy)") end
+    local out, times, n = {}, {}, 0
+    for k, v in pairs(fields) do
+      if type(k) ~= "string" then raise(fn, "field names must be strings, got %s", type(k)) end
+      if not WRITABLE[k] then
+        raise(fn, "unknown or read-only field %q (writable: see podero.WRITABLE_HEAT_PUMP_FIELDS)", k)
+      end
+      local sv, t = check_value(fn, k, v)
+      out[k], times[k] = sv, t
+      n = n + 1
+    end
+    if n == 0 then raise(fn, "fields is empty: give at least one field to change") end
+    local lo, hi = out.minimum_temperature_limit, out.maximum_temperature_limit
+    if type(lo) == "number" and type(hi) == "number" and lo > hi then
+      raise(fn, "minimum_temperature_limit (%s) is above maximum_temperature_limit (%s)", tostring(lo), tostring(hi))
+    end
+    if times.away_mode_start and times.away_mode_end and times.away_mode_end < times.away_mode_start then
+      raise(fn, "away_mode_end (%s) is before away_mode_start (%s)", out.away_mode_end, out.away_mode_start)
+    end
+    return out
+  end
+
+  ---------------------------------------------------------------------------
+  -- client:update_heat_pump
+  ---------------------------------------------------------------------------
+  local function hp_path(org, user, id)
+    return fmt("/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s", org, user, id)
+  end
+
+  local function put_fields(client, fn, org, user, id, body)
+    local hp, err = client:_request("PUT", hp_path(org, user, id), encode_object(body), "heat_pump")
+    if not hp then return nil, err end
+    core.set_context(hp, { client = client, org_id = org, user_id = user })
+    return hp
+  end
+
+  --- Partial update of a heat pump: only the given fields are sent.
+  -- @return the updated heat pump, or nil, err
+  function client_methods.update_heat_pump(client, org_id, user_id, heat_pump_id, fields)
+    local fn = "update_heat_pump"
+    local org = check_uuid(fn, "org_id", org_id)
+    local user = check_uuid(fn, "user_id", user_id)
+    local id = check_uuid(fn, "heat_pump_id", heat_pump_id)
+    local body = check_fields(fn, fields)
+    return put_fields(client, fn, org, user, id, body)
+  end
+
+  ---------------------------------------------------------------------------
+  -- heat pump methods
+  ---------------------------------------------------------------------------
+  local function bound(fn, hp)
+    local ctx = core.is_object(hp) and core.context(hp)
+    if not ctx or not ctx.user_id then
+      raise(fn, "this object did not come from client:heat_pump / client:heat_pumps (it knows no client)")
+    end
+    local id = hp.id
+    if type(id) ~= "string" or not id:match(UUID) then raise(fn, "this heat pump has no id") end
+    return ctx.client, ctx.org_id, ctx.user_id, id:lower()
+  end
+
+  local function hp_put(fn, hp, body)
+    local client, org, user, id = bound(fn, hp)
+    return put_fields(client, fn, org, user, id, body)
+  end
+
+  function hp_methods.update(hp, fields)
+    local fn = "hp:update"
+    local client, org, user, id = bound(fn, hp)
+    return put_fields(client, fn, org, user, id, check_fields(fn, fields))
+  end
+
+  function hp_methods.refresh(hp)
+    local client, org, user, id = bound("hp:refresh", hp)
+    if hp.deleted_at ~= nil then
+      return client:heat_pump(org, user, id, { include_deleted = true })
+    end
+    return client:heat_pump(org, user, id)
+  end
+
+  function hp_methods.pause_power(hp, until_)
+    local fn = "hp:pause_power"
+    if until_ == nil then raise(fn, "until_ is required: epoch seconds (number) or an ISO 8601 string") end
+    local t = to_epoch(fn, "until_", until_)
+    return hp_put(fn, hp, { pause_power_until = iso(t), is_pause_power_active = true })
+  end
+
+  function hp_methods.resume_power(hp)
+    return hp_put("hp:resume_power", hp, { pause_power_until = null, is_pause_power_active = false })
+  end
+
+  local POLICY_KEYS = {
+    enabled = "is_heating_policy_enabled", name = "heating_policy_name",
+    min = "minimum_temperature_limit", max = "maximum_temperature_limit",
+    min_dhw = "minimum_dhw_temperature_limit",
+  }
+
+  local function map_opts(fn, what, opts, keys)
+    if type(opts) ~= "table" then raise(fn, "%s must be a table, got %s", what, type(opts)) end
+    local out, n = {}, 0
+    for k, v in pairs(opts) do
+      local field = keys[k]
+      if not field then raise(fn, "unknown key %q in %s", tostring(k), what) end
+      local ok, msg = pcall(check_value, fn, field, v)
+      if not ok then
+        raise(fn, "%s.%s: %s", what, k, (msg:gsub("^podero: [^:]+: ", "")))
+      end
+      out[field] = v
+      n = n + 1
+    end
+    return out, n
+  end
+
+  function hp_methods.set_heating_policy(hp, policy)
+    local fn = "hp:set_heating_policy"
+    local fields, n = map_opts(fn, "policy", policy, POLICY_KEYS)
+    if n == 0 then raise(fn, "policy is empty") end
+    local lo, hi = fields.minimum_temperature_limit, fields.maximum_temperature_limit
+    if type(lo) == "number" and type(hi) == "number" and lo > hi then
+      raise(fn, "policy.min (%s) is above policy.max (%s)", tostring(lo), tostring(hi))
+    end
+    bound(fn, hp)
+    return hp_put(fn, hp, check_fields(fn, fields))
+  end
+
+  local AWAY_KEYS = {
+    start = "away_mode_start", finish = "away_mode_end",
+    min_temperature = "away_mode_minimum_temperature_limit", enabled = "is_away_mode_enabled",
+  }
+
+  function hp_methods.set_away_mode(hp, away)
+    local fn = "hp:set_away_mode"
+    local fields = map_opts(fn, "away", away, AWAY_KEYS)
+    if away.start == nil then raise(fn, "away.start is required") end
+    if away.finish == nil then raise(fn, "away.finish is required") end
+    local t1 = to_epoch(fn, "away.start", away.start)
+    local t2 = to_epoch(fn, "away.finish", away.finish)
+    if t2 <= t1 then raise(fn, "away.finish (%s) must be after away.start (%s)", iso(t2), iso(t1)) end
+    if fields.is_away_mode_enabled == nil then fields.is_away_mode_enabled = true end
+    bound(fn, hp)
+    return hp_put(fn, hp, check_fields(fn, fields))
+  end
+
+  function hp_methods.clear_away_mode(hp)
+    return hp_put("hp:clear_away_mode", hp,
+      { is_away_mode_enabled = false, away_mode_start = null, away_mode_end = null })
+  end
+
+  function hp_methods.set_optimization_level(hp, level)
+    local fn = "hp:set_optimization_level"
+    if type(level) ~= "string" or not LEVELS[level] then
+      raise(fn, "optimization_level must be \"Low\", \"Mid\" or \"Max\", got %s",
+        type(level) == "string" and fmt("%q", level:sub(1, 40)) or type(level))
+    end
+    return hp_put(fn, hp, { optimization_level = level })
+  end
+
+  local function list_param(fn, name, v)
+    if v == nil then return nil end
+    if type(v) == "string" then v = { v } end
+    if type(v) ~= "table" or #v == 0 then
+      raise(fn, "opts.%s must be a string or a non-empty list of strings", name)
+    end
+    for i, s in ipairs(v) do
+      if type(s) ~= "string" or not s:match("^[%w_]+$") then
+        raise(fn, "opts.%s[%d] must be a word such as %s, got %s", name, i,
+          name == "resolution" and "\"1DAY\"" or "\"savings\"",
+          type(s) == "string" and fmt("%q", s:sub(1, 40)) or type(s))
+      end
+    end
+    return concat(v, ",")
+  end
+
+  --- Statistics of a heat pump: GET .../statistics?resolution=..&keywords=..
+  function hp_methods.statistics(hp, opts)
+    local fn = "hp:statistics"
+    opts = opts == nil and {} or opts
+    if type(opts) ~= "table" then raise(fn, "opts must be a table, got %s", type(opts)) end
+    for k in pairs(opts) do
+      if k ~= "resolution" and k ~= "keywords" then raise(fn, "unknown option %q in opts", tostring(k)) end
+    end
+    local res = list_param(fn, "resolution", opts.resolution)
+    local kw = list_param(fn, "keywords", opts.keywords)
+    local client, org, user, id = bound(fn, hp)
+    local q = {}
+    if res then q[#q + 1] = "resolution=" .. res end
+    if kw then q[#q + 1] = "keywords=" .. kw end
+    local path = hp_path(org, user, id) .. "/statistics" .. (#q > 0 and "?" .. concat(q, "&") or "")
+    local stats, err = client:_request("GET", path, nil, "object")
+    if not stats then return nil, err end
+    core.set_context(stats, { client = client, org_id = org, user_id = user })
+    return stats
+  end
+
+  ---------------------------------------------------------------------------
+  -- actions (cues)
+  ---------------------------------------------------------------------------
+  local CUE = "^/api/partners/v2%.0/cues/(%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x)/(%a+)%?(.*)$"
+
+  -- the cue id and secret of an action (object or table with resolution_link.url, or the url)
+  local function parse_action(fn, action)
+    local url
+    if type(action) == "string" then
+      url = action
+    elseif type(action) == "table" or core.is_object(action) then
+      local link = action.resolution_link
+      url = (type(link) == "table" or core.is_object(link)) and link.url or nil
+      if type(url) ~= "string" then raise(fn, "action has no resolution_link.url string") end
+    else
+      raise(fn, "action must be an action (from hp.actions) or its resolution_link.url, got %s", type(action))
+    end
+    local id, verb, query = url:match(CUE)
+    if not id or (verb ~= "resolve" and verb ~= "state") then
+      raise(fn, "action.resolution_link.url is not a relative /api/partners/v2.0/cues/<uuid>/resolve?secret=... URL")
+    end
+    local secret
+    for pair in query:gmatch("[^&]+") do
+      local k, v = pair:match("^([^=]*)=(.*)$")
+      if k == "secret" then secret = v end
+    end
+    if not secret or secret == "" or not secret:match("^[%w%-%._~%%]+$") then
+      raise(fn, "action.resolution_link.url has no usable secret parameter")
+    end
+    return id:lower(), secret
+  end
+
+  local EXPIRED = "the action's secret has expired or the action is already resolved (HTTP 404): "
+    .. "re-read the heat pump for a fresh resolution_link"
+
+  local function wrap_404(err)
+    if type(err) == "table" and err.kind == "http" and err.status == 404 then
+      local e = {}
+      for k, v in pairs(err) do e[k] = v end
+      e.message = EXPIRED
+      return core.error(e)
+    end
+    return err
+  end
+
+  local function check_url_opt(fn, name, v)
+    if type(v) ~= "string" or v == "" then raise(fn, "opts.%s must be a non-empty string (a URL), got %s", name, type(v)) end
+    if v:find("%c") then raise(fn, "opts.%s must not contain control characters", name) end
+    return v
+  end
+
+  --- Resolves an action: POST /cues/{id}/resolve?secret=... with successUrl/cancelUrl.
+  -- @return the redirect_url to send the user to, or nil, err
+  function client_methods.resolve_action(client, action, opts)
+    local fn = "resolve_action"
+    local id, secret = parse_action(fn, action)
+    if type(opts) ~= "table" then raise(fn, "opts must be a table with success_url and cancel_url, got %s", type(opts)) end
+    for k in pairs(opts) do
+      if k ~= "success_url" and k ~= "cancel_url" then raise(fn, "unknown option %q in opts", tostring(k)) end
+    end
+    local body = encode_object({
+      successUrl = check_url_opt(fn, "success_url", opts.success_url),
+      cancelUrl = check_url_opt(fn, "cancel_url", opts.cancel_url),
+    })
+    local ans, err = client:_request("POST", fmt("/api/partners/v2.0/cues/%s/resolve?secret=%s", id, secret), body, "object")
+    if not ans then return nil, wrap_404(err) end
+    local url = ans.redirect_url
+    if type(url) ~= "string" then
+      return nil, core.error({ kind = "decode", status = 200, attempts = 1,
+        message = "the resolve answer has no redirect_url string" })
+    end
+    return url
+  end
+
+  --- Reports the outcome of an action: POST /cues/{id}/state?secret=... {"state": ...}
+  -- @return true, or nil, err
+  function client_methods.report_action(client, action, state)
+    local fn = "report_action"
+    local id, secret = parse_action(fn, action)
+    if state ~= "success" and state ~= "fail" then
+      raise(fn, "state must be \"success\" or \"fail\", got %s",
+        type(state) == "string" and fmt("%q", state:sub(1, 40)) or type(state))
+    end
+    local ok, err = client:_request("POST", fmt("/api/partners/v2.0/cues/%s/state?secret=%s", id, secret),
+      encode_object({ state = state }), "none")
+    if not ok then return nil, wrap_404(err) end
+    return true
+  end
+end
