@@ -87,3 +87,5 @@ sandbox: deps
 
 clean:
 	rm -rf build
+
+include bench/bench.mk

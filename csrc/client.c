@@ -37,6 +37,7 @@ typedef struct buffer {
 } buffer;
 
 #define MAX_RETIRED 16
+#define MAX_OLD_SECRETS 8
 
 /* What a transfer collects; one per easy handle. */
 typedef struct xfer {
@@ -80,6 +81,10 @@ typedef struct podero_client {
     unsigned token_gen;      /* counts tokens obtained, so a batch renews once per 401 wave */
     struct curl_slist *retired[MAX_RETIRED];
     int n_retired;
+    /* tokens this client held before: kept (until close) only to redact them from messages,
+     * should a server echo an old one back */
+    char *old_secrets[MAX_OLD_SECRETS];
+    int next_old;
     int verify_tls;
     char *ca_file, *user_agent;
     uint64_t rng;
@@ -244,16 +249,58 @@ static void redact_one(char *msg, size_t cap, const char *secret) {
     }
 }
 
+/* Replaces every secret this client holds or held in text (NUL-terminated, cap bytes). */
+static void redact_text(const podero_client *c, char *text, size_t cap) {
+    int i;
+    redact_one(text, cap, c->client_secret);
+    redact_one(text, cap, c->password);
+    redact_one(text, cap, c->access_token);
+    redact_one(text, cap, c->refresh_token);
+    for (i = 0; i < MAX_OLD_SECRETS; i++)
+        redact_one(text, cap, c->old_secrets[i]);
+}
+
 /* No secret ever reaches an error message, even when a server echoes one back. */
 static void redact(const podero_client *c, podero_result *res) {
-    redact_one(res->message, sizeof res->message, c->client_secret);
-    redact_one(res->message, sizeof res->message, c->password);
-    redact_one(res->message, sizeof res->message, c->access_token);
-    redact_one(res->message, sizeof res->message, c->refresh_token);
+    redact_text(c, res->message, sizeof res->message);
+}
+
+/* Moves a token out of use into the redaction history (the oldest is wiped and freed). */
+static void retire_secret(podero_client *c, char **s) {
+    if (!*s)
+        return;
+    podero_strfree(&c->old_secrets[c->next_old]);
+    c->old_secrets[c->next_old] = *s;
+    c->next_old = (c->next_old + 1) % MAX_OLD_SECRETS;
+    *s = NULL;
+}
+
+/*
+ * Appends ": " (unless first) and at most maxlen bytes of s to out. The whole text is redacted
+ * before it is cut, so a secret that crosses the cut cannot leave a prefix behind.
+ */
+static void append_server_text(const podero_client *c, char *out, size_t cap, size_t *o,
+                               const char *s, size_t sl, size_t maxlen) {
+    char tmp[4096 + 16];
+    size_t n = sl < 4096 ? sl : 4096, i;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    redact_text(c, tmp, sizeof tmp);
+    n = strlen(tmp);
+    if (n > maxlen) {
+        /* do not cut inside a UTF-8 sequence */
+        n = maxlen;
+        while (n > 0 && ((unsigned char)tmp[n] & 0xC0) == 0x80)
+            n--;
+    }
+    i = (size_t)snprintf(out + *o, *o < cap ? cap - *o : 0, "%s%.*s", *o ? ": " : "", (int)n, tmp);
+    *o += i;
+    if (*o >= cap)
+        *o = cap - 1;
 }
 
 /* One line from the server's error body: detail / error_description / error. */
-static void server_message(const char *body, size_t len, char *out, size_t cap) {
+static void server_message(const podero_client *c, const char *body, size_t len, char *out, size_t cap) {
     pj_doc d;
     char err[64];
     size_t o = 0;
@@ -271,8 +318,7 @@ static void server_message(const char *body, size_t len, char *out, size_t cap) 
             if (d.nodes[n].type == PJ_STR) {
                 size_t sl;
                 const char *s = pj_str(&d, &d.nodes[n], &sl);
-                o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%.*s", o ? ": " : "",
-                                      (int)(sl > 300 ? 300 : sl), s);
+                append_server_text(c, out, cap, &o, s, sl, 300);
             } else if (d.nodes[n].type == PJ_ARR && d.nodes[n].count > 0) {
                 /* Django Ninja's 422: [{"loc": [...], "msg": "..."}] */
                 uint32_t e = pj_arr_get(&d, n, 0), m, l;
@@ -284,19 +330,17 @@ static void server_message(const char *body, size_t len, char *out, size_t cap) 
                         if (d.nodes[last].type == PJ_STR) {
                             size_t sl;
                             const char *s = pj_str(&d, &d.nodes[last], &sl);
-                            o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%.*s",
-                                                  o ? ": " : "", (int)(sl > 80 ? 80 : sl), s);
+                            append_server_text(c, out, cap, &o, s, sl, 80);
                         }
                     }
                     if (m != PJ_NONE && d.nodes[m].type == PJ_STR) {
                         size_t sl;
                         const char *s = pj_str(&d, &d.nodes[m], &sl);
-                        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%.*s",
-                                              o ? ": " : "", (int)(sl > 200 ? 200 : sl), s);
+                        append_server_text(c, out, cap, &o, s, sl, 200);
                     }
                 }
             }
-            if (o >= cap)
+            if (o + 1 >= cap)
                 break;
         }
     }
@@ -505,9 +549,10 @@ static const char *status_text(long s) {
     }
 }
 
-static void http_error_x(const xfer *x, podero_result *res, long status, const char *what) {
+static void http_error_x(const podero_client *c, const xfer *x, podero_result *res, long status,
+                         const char *what) {
     char srv[400];
-    server_message(x->body.p, x->body.len, srv, sizeof srv);
+    server_message(c, x->body.p, x->body.len, srv, sizeof srv);
     if (status >= 300 && status < 400)
         snprintf(srv, sizeof srv, "redirect not followed");
     set_result(res, "http", status, "%s answered HTTP %ld%s%s%s%s", what, status,
@@ -515,7 +560,7 @@ static void http_error_x(const xfer *x, podero_result *res, long status, const c
 }
 
 static void http_error(podero_client *c, podero_result *res, long status, const char *what) {
-    http_error_x(&c->x, res, status, what);
+    http_error_x(c, &c->x, res, status, what);
 }
 
 /* Backoff before attempt n+1 (n >= 1): equal jitter over base * 2^(n-1). */
@@ -540,7 +585,7 @@ static int after_attempt(podero_client *c, const xfer *x, long status, int retry
     if (status >= 0) {
         res->retry_after = x->retry_after;
         if (x->retry_after > c->max_retry_wait) {
-            http_error_x(x, res, status, what);
+            http_error_x(c, x, res, status, what);
             return -1;
         }
     } else if (!retryable) {
@@ -553,7 +598,7 @@ static int after_attempt(podero_client *c, const xfer *x, long status, int retry
     if (attempts >= max_attempts ||
         (c->deadline_at > 0 && podero_monotonic() + *wait >= c->deadline_at)) {
         if (status >= 0)
-            http_error_x(x, res, status, what);
+            http_error_x(c, x, res, status, what);
         return -1;
     }
     return 1;
@@ -612,7 +657,7 @@ static void free_retired_headers(podero_client *c) {
 }
 
 static void drop_token(podero_client *c) {
-    podero_strfree(&c->access_token);
+    retire_secret(c, &c->access_token);
     c->have_token = 0;
     free_api_headers(c);
 }
@@ -650,7 +695,7 @@ static int accept_token(podero_client *c, podero_result *res) {
     }
     if (pj_obj_get(&d, 0, "error", 5) != PJ_NONE) {
         pj_free(&d);
-        server_message(c->x.body.p, c->x.body.len, err, sizeof err);
+        server_message(c, c->x.body.p, c->x.body.len, err, sizeof err);
         set_result(res, "auth", 200, "the token endpoint refused: %s", err);
         return -1;
     }
@@ -701,7 +746,7 @@ static int accept_token(podero_client *c, podero_result *res) {
     c->access_token = tok;
     c->token_gen++;
     if (rtok) {
-        podero_strfree(&c->refresh_token);
+        retire_secret(c, &c->refresh_token);
         c->refresh_token = rtok;
     }
     /* renew early: 10 % of the lifetime, at most 60 s */
@@ -762,6 +807,8 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
     h = t;
     if (!(t = curl_slist_append(h, "Expect:"))) goto oom;
     h = t;
+    if (c->user_agent && !(t = curl_slist_append(h, c->user_agent))) goto oom;
+    h = t;
 
     limit = c->max_response_bytes < TOKEN_ANSWER_LIMIT ? c->max_response_bytes : TOKEN_ANSWER_LIMIT;
     {
@@ -777,7 +824,7 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
         rc = accept_token(c, &r);
     } else if (status == 400 || status == 401) {
         char srv[400];
-        server_message(c->x.body.p, c->x.body.len, srv, sizeof srv);
+        server_message(c, c->x.body.p, c->x.body.len, srv, sizeof srv);
         set_result(&r, "auth", status, "the token endpoint refused the credentials (HTTP %ld)%s%s",
                    status, srv[0] ? ": " : "", srv);
     } else {
@@ -806,8 +853,13 @@ static int build_api_headers(podero_client *c) {
     if (!(h = curl_slist_append(NULL, b.p))) goto oom;
     if (!(t = curl_slist_append(h, "Accept: application/json"))) goto oom;
     h = t;
+    /* the User-Agent as a header line: libcurl would format CURLOPT_USERAGENT anew each time */
+    if (c->user_agent && !(t = curl_slist_append(h, c->user_agent))) goto oom;
+    h = t;
     if (!(j = curl_slist_append(NULL, b.p))) goto oom;
     if (!(t = curl_slist_append(j, "Accept: application/json"))) goto oom;
+    j = t;
+    if (c->user_agent && !(t = curl_slist_append(j, c->user_agent))) goto oom;
     j = t;
     if (!(t = curl_slist_append(j, "Content-Type: application/json"))) goto oom;
     j = t;
@@ -847,7 +899,7 @@ static int ensure_token(podero_client *c, int force, podero_result *res) {
             return -1;
         }
         /* the refresh token was refused: fall back to the grant itself */
-        podero_strfree(&c->refresh_token);
+        retire_secret(c, &c->refresh_token);
     }
     {
         podero_result r;
@@ -939,6 +991,11 @@ static void client_free(podero_client *c) {
     free_retired_headers(c);
     podero_strfree(&c->ca_file);
     podero_strfree(&c->user_agent);
+    {
+        int i;
+        for (i = 0; i < MAX_OLD_SECRETS; i++)
+            podero_strfree(&c->old_secrets[i]);
+    }
     free_api_headers(c);
     podero_strfree(&c->base_url);
     podero_strfree(&c->token_url);
@@ -1149,13 +1206,10 @@ static CURLcode configure_easy(podero_client *c, CURL *h, xfer *x) {
     SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);
-    SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
     if (c->ca_file)
         SET(CURLOPT_CAINFO, c->ca_file);
-    if (c->user_agent)
-        SET(CURLOPT_USERAGENT, c->user_agent);
     if (c->share)
         SET(CURLOPT_SHARE, c->share);
 #undef SET
@@ -1366,7 +1420,7 @@ static int fetch_finish(podero_client *c, fetch_batch *b, fetch_slot *sl, CURLco
         b->retry_q[(*n_retry)++] = i;
         return 0;
     }
-    http_error_x(&sl->x, &r, status, "the API");
+    http_error_x(c, &sl->x, &r, status, "the API");
     if (status == 401)
         r.kind = "auth";
     redact(c, &r);
@@ -1511,44 +1565,48 @@ static int l_fetch_heat_pumps(lua_State *L) {
             s--;    /* the slot is still free */
         }
         if (running > 0) {
+            int finished_any = 0;
             curl_multi_perform(c->multi, &still);
             while ((m = curl_multi_info_read(c->multi, &msgs)) != NULL) {
                 fetch_slot *sl;
+                int idx;
                 if (m->msg != CURLMSG_DONE)
                     continue;
                 curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
                 curl_multi_remove_handle(c->multi, sl->easy);
                 running--;
-                {
-                    int idx = sl->item;
-                    if (fetch_finish(c, b, sl, m->data.result, &n_retry, &token_err, &token_broken)) {
-                        done++;
-                        if (!b->items[idx].has_doc)
-                            failed++;
-                        if (progress) {
-                            lua_pushvalue(L, 4);
-                            lua_pushinteger(L, done);
-                            lua_pushinteger(L, n);
-                            if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-                                aborted = 1;        /* the error stays on the stack */
-                                break;
-                            }
+                finished_any = 1;
+                idx = sl->item;
+                if (fetch_finish(c, b, sl, m->data.result, &n_retry, &token_err, &token_broken)) {
+                    done++;
+                    if (!b->items[idx].has_doc)
+                        failed++;
+                    if (progress) {
+                        lua_pushvalue(L, 4);
+                        lua_pushinteger(L, done);
+                        lua_pushinteger(L, n);
+                        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+                            aborted = 1;        /* the error stays on the stack */
+                            break;
                         }
                     }
                 }
             }
+            /* refill the freed slots before waiting on the others */
+            if (finished_any)
+                continue;
         }
         if (aborted || done >= n)
             break;
-        /* wait for sockets, or for the first retry that becomes due */
+        /* wait for sockets (curl's own timers included), or for the first retry that is due */
         now = podero_monotonic();
         for (i = 0; i < n_retry; i++) {
             double d = b->items[b->retry_q[i]].not_before - now;
             if (d < next_wake)
                 next_wake = d;
         }
-        if (next_wake > 0 || running > 0)
-            curl_multi_poll(c->multi, NULL, 0, next_wake > 0 ? (int)(next_wake * 1000) + 1 : 0, NULL);
+        if (next_wake > 0)
+            curl_multi_poll(c->multi, NULL, 0, (int)(next_wake * 1000) + 1, NULL);
     }
     /* detach whatever still runs (only after an aborted progress callback) */
     for (i = 0; i < c->n_slots; i++) {
@@ -1698,12 +1756,20 @@ static int l_new(lua_State *L) {
 
     c->verify_tls = opt_bool(L, "verify_tls", 1);
     c->ca_file = opt_string(L, "ca_file");
-    c->user_agent = opt_string(L, "user_agent");
+    s = opt_string(L, "user_agent");
+    if (s) {
+        size_t n = strlen(s) + sizeof "User-Agent: ";
+        c->user_agent = (char *)malloc(n);
+        if (c->user_agent)
+            snprintf(c->user_agent, n, "User-Agent: %s", s);
+        free(s);
+    }
     c->share = curl_share_init();
     if (!c->share)
         return luaL_error(L, "podero: curl_share_init failed");
-    /* one connection pool, TLS session cache and DNS cache for the client's handles */
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    /* one TLS session cache and DNS cache for all the client's handles; connections are
+     * pooled per handle set (the sequential handle keeps its own; fetch_heat_pumps' handles
+     * share the multi handle's pool) */
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     rc = configure_easy(c, c->curl, &c->x);

@@ -296,7 +296,15 @@ static int fields_iter(lua_State *L) {
         kn = doc->kids[nd->u.c.kids + pos - 1];
         k = pj_str(doc, &doc->nodes[kn], &klen);
         vn = pj_obj_get(doc, v->node, k, klen);
-        if (vn != kn + 1) {
+        if (vn == kn + 1 && lua_type(L, lua_upvalueindex(3)) == LUA_TTABLE) {
+            /* the last occurrence of a name that was repeated before: already given */
+            lua_pushlstring(L, k, klen);
+            if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pop(L, 1);
+        } else if (vn != kn + 1) {
             /* a repeated name: give it once, where it first appears */
             if (lua_type(L, lua_upvalueindex(3)) != LUA_TTABLE) {
                 lua_newtable(L);            /* made on the first repeated name only */

@@ -614,9 +614,19 @@ done:
     SKIP_WS(p);
     if (p != st.end) { st.err = E_TRAILING; st.errpos = (size_t)(p - st.base); goto fail; }
     if (tmp != tmp_local) free(tmp);
-    if (st.sb && st.sb_cap > 2 * st.sb_len + 4096) {      /* give back a grossly oversized buffer */
+    /* a document may be held for long (thousands of heat pumps): give back what the
+     * estimates over-allocated; shrinking in place is cheap */
+    if (st.sb && st.sb_cap > st.sb_len + 64) {
         char *nb = (char *)realloc(st.sb, st.sb_len ? st.sb_len : 1);
         if (nb) st.sb = nb;
+    }
+    if (ncap > (size_t)nn + nn / 8 + 8) {
+        pj_node *nb = (pj_node *)realloc(nodes, (nn ? nn : 1) * sizeof *nodes);
+        if (nb) nodes = nb;
+    }
+    if (kcap > (size_t)nk + nk / 8 + 8) {
+        uint32_t *kb = (uint32_t *)realloc(kids, (nk ? nk : 1) * sizeof *kids);
+        if (kb) kids = kb;
     }
     doc->strbuf = st.sb;
     doc->strbuf_len = st.sb_len;
