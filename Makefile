@@ -57,21 +57,31 @@ ctest:
 	build/ctest/json_test $(JSONTESTSUITE) tests-c/heat_pump.json > build/ctest/json_test.log
 	@tail -n 3 build/ctest/json_test.log
 
-# libFuzzer on the JSON document (FUZZ_SECONDS each, default 60), seeds in fuzz/corpus.
+# libFuzzer, FUZZ_SECONDS each (default 60), under ASan+UBSan: the JSON document with lazy
+# reads, the token answer checks, and the response classifier. Seeds live in fuzz/corpus/.
 FUZZ_SECONDS ?= 60
+FUZZ_CC := clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_CORE := csrc/module.c csrc/doc.c csrc/json.c -I$(LUA_INC) -I$(CURL_INC) -llua$(LUA_VERSION) -lcurl -lm
 fuzz:
-	@mkdir -p build/fuzz/corpus-json
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c -lm -o build/fuzz/fuzz_json
-	build/fuzz/fuzz_json -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-	    build/fuzz/corpus-json fuzz/corpus/json 2>&1 | tail -n 12
+	@mkdir -p build/fuzz/json build/fuzz/token build/fuzz/response
+	$(FUZZ_CC) -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c -lm -o build/fuzz/fuzz_json
+	$(FUZZ_CC) -Icsrc fuzz/fuzz_token.c $(FUZZ_CORE) -o build/fuzz/fuzz_token
+	$(FUZZ_CC) -Icsrc fuzz/fuzz_response.c $(FUZZ_CORE) -o build/fuzz/fuzz_response
+	@for t in json token response; do \
+	  echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	    build/fuzz/$$t fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1 || { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build/fuzz/$$t.log; \
+	done
 
-# The suite with AddressSanitizer + UndefinedBehaviorSanitizer.
-asan: deps
+# The suite with AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer): the test
+# runner runs in scripts/lua-host.c, which links the sanitizer runtime itself.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+asan: deps build
 	@mkdir -p build/asan/podero
-	gcc -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	    $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/asan/podero/core.so $(SRC) $(LIBS)
-	@PODERO_CPATH=$(CURDIR)/build/asan/?.so PODERO_SANITIZE=asan sh scripts/run-tests.sh
+	gcc -O1 -g $(SAN) $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/asan/podero/core.so $(SRC) $(LIBS)
+	gcc -O1 -g $(SAN) $(WARN) -I$(LUA_INC) -o build/asan/lua-host scripts/lua-host.c -llua$(LUA_VERSION) -lm
+	@PODERO_SANITIZE=asan sh scripts/run-tests.sh
 
 # The suite under valgrind (memcheck, leak check).
 valgrind: deps build

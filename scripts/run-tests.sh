@@ -14,15 +14,17 @@ export PODERO_SANDBOX_URL PODERO_SANDBOX_DIR
 top=$(pwd)
 LUA_VERSION=${LUA_VERSION:-5.4}
 export LUA_PATH="$top/lua/?.lua;$top/lua/?/init.lua;$top/spec/?.lua;;"
-export LUA_CPATH="${PODERO_CPATH:-$top/build/$LUA_VERSION/?.so};;"
+export LUA_CPATH="$top/build/$LUA_VERSION/?.so;;"
 runner="$LUA /usr/bin/busted"
 case "${PODERO_SANITIZE:-}" in
   asan)
-    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
-    LSAN_OPTIONS="suppressions=$(pwd)/scripts/lsan.supp:print_suppressions=0"
+    # only the runner is sanitized; processes it starts (curl, nginx, lua5.4) are not
+    runner="$top/build/asan/lua-host /usr/bin/busted"
+    PODERO_HOST_CPATH="$top/build/asan/?.so"
+    ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:exitcode=97"
+    LSAN_OPTIONS="suppressions=$top/scripts/lsan.supp:print_suppressions=0"
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-    export LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS ;;
+    export PODERO_HOST_CPATH ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS ;;
   valgrind)
     runner="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(pwd)/scripts/valgrind.supp $runner" ;;
 esac
