@@ -16,7 +16,7 @@ LIBS       := -lcurl -lm
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all build deps test check ctest fuzz asan valgrind demo sandbox clean
+.PHONY: all build deps test test-gc check ctest fuzz asan valgrind demo sandbox clean
 
 all: build
 build: $(CORE) build/luajit/podero/core.so
@@ -82,6 +82,10 @@ asan: deps build
 	gcc -O1 -g $(SAN) $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/asan/podero/core.so $(SRC) $(LIBS)
 	gcc -O1 -g $(SAN) $(WARN) -I$(LUA_INC) -o build/asan/lua-host scripts/lua-host.c -llua$(LUA_VERSION) -lm
 	@PODERO_SANITIZE=asan sh scripts/run-tests.sh
+
+# The suite with the garbage collector at its most aggressive (pause 0).
+test-gc: deps build
+	@BUSTED_ARGS="--helper=spec/helpers/gc_aggressive.lua" sh scripts/run-tests.sh
 
 # The suite under valgrind (memcheck, leak check).
 valgrind: deps build
