@@ -1747,7 +1747,9 @@ static int l_new(lua_State *L) {
         c->rng = 88172645463325252ULL;
     c->x.retry_after = -1;
 
-    if (!c->base_url || !c->token_url || (c->grant == GRANT_STATIC && !c->access_token))
+    if (!c->base_url || !c->token_url || (c->grant == GRANT_STATIC && !c->access_token) ||
+        (c->grant == GRANT_CLIENT_CREDENTIALS && (!c->client_id || !c->client_secret)) ||
+        (c->grant == GRANT_PASSWORD && (!c->username || !c->password)))
         return luaL_error(L, "not enough memory");
     c->have_token = c->grant == GRANT_STATIC;
     c->curl = curl_easy_init();

@@ -3,7 +3,7 @@
 # Only as root, and only when something is missing; otherwise says what to install.
 set -eu
 PACKAGES="build-essential pkg-config curl ca-certificates openssl
-lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks libcurl4-openssl-dev
+lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket luarocks libcurl4-openssl-dev
 nginx libnginx-mod-http-lua clang valgrind
 luajit2 libluajit2-5.1-dev lua-compat53-dev"
 missing=""
