@@ -1,0 +1,83 @@
+-- The examples of the README and issue texts, run as subprocesses against the sandbox.
+local support = require("support")
+
+local function root()
+  local src = debug.getinfo(1, "S").source:gsub("^@", "")
+  return src:match("^(.*)/spec/[^/]*$") or "."
+end
+local ROOT = root()
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  local s = f and f:read("a") or ""
+  if f then f:close() end
+  os.remove(path)
+  return s
+end
+
+-- runs an example with the sandbox credentials; returns stdout, stderr, exit code
+local function run_example(name, args)
+  local out, err = os.tmpname(), os.tmpname()
+  local cmd = table.concat({
+    support.CLEAN_ENV or "",
+    "env -u PODERO_USERNAME -u PODERO_PASSWORD",
+    "PODERO_BASE_URL=" .. support.shell_quote(support.url()),
+    "PODERO_CLIENT_ID=" .. support.shell_quote(support.CLIENT_ID),
+    "PODERO_CLIENT_SECRET=" .. support.shell_quote(support.CLIENT_SECRET),
+    "lua5.4", support.shell_quote(ROOT .. "/examples/" .. name),
+    table.concat(args, " "),
+    ">" .. out, "2>" .. err, "</dev/null",
+  }, " ")
+  local ok, _, code = os.execute(cmd)
+  return slurp(out), slurp(err), ok and 0 or code
+end
+
+describe("examples", function()
+  before_each(function() support.reset() end)
+
+  it("fleet_status.lua prints a table of the organisation's heat pumps", function()
+    local demo = support.seed().demo
+    local out, err, code = run_example("fleet_status.lua", { demo.org_id })
+    assert.equal(0, code, err)
+    assert.truthy(out:find("pending actions", 1, true))
+    assert.truthy(out:find(demo.heat_pump_id, 1, true))
+    local total, users = out:match("(%d+) heat pumps of (%d+) user")
+    assert.truthy(tonumber(total) > 0)
+    assert.truthy(tonumber(users) > 1)
+  end)
+
+  it("fleet_status.lua with a user id shows that user's heat pumps only", function()
+    local demo = support.seed().demo
+    local out, err, code = run_example("fleet_status.lua", { demo.org_id, demo.user_id })
+    assert.equal(0, code, err)
+    assert.truthy(out:find(demo.heat_pump_id, 1, true))
+    assert.truthy(out:find("of 1 user", 1, true))
+  end)
+
+  it("fleet_poll.lua fetches every heat pump concurrently and summarises", function()
+    local demo = support.seed().demo
+    local out, err, code = run_example("fleet_poll.lua", { demo.org_id, "8" })
+    assert.equal(0, code, err)
+    local users, pumps, failed = out:match("(%d+) users, (%d+) heat pumps %((%d+) failed%)")
+    assert.truthy(tonumber(pumps) > 0, out)
+    assert.equal("0", failed)
+    assert.truthy(out:find("connection: ok %d+"))
+    assert.truthy(out:find("needing action: %d+"))
+    -- the progress line went to stderr and reached the end
+    assert.truthy(err:find("fetching heat pumps " .. pumps .. "/" .. pumps, 1, true), err)
+    assert.truthy(tonumber(users) > 1)
+  end)
+
+  it("an example without credentials exits 2 with a message, not a stack trace", function()
+    local out, err = os.tmpname(), os.tmpname()
+    local ok, _, code = os.execute(table.concat({ support.CLEAN_ENV or "",
+      "env -u PODERO_CLIENT_ID -u PODERO_CLIENT_SECRET -u PODERO_USERNAME -u PODERO_PASSWORD",
+      "lua5.4", support.shell_quote(ROOT .. "/examples/fleet_poll.lua"),
+      "00000000-0000-0000-0000-000000000000", ">" .. out, "2>" .. err }, " "))
+    local e = slurp(err); slurp(out)
+    assert.falsy(ok)
+    assert.equal(2, code)
+    assert.truthy(e:find("no credentials", 1, true), e)
+    assert.falsy(e:find("stack traceback", 1, true))
+  end)
+end)
