@@ -103,3 +103,5 @@ clean:
 	rm -rf build
 
 include bench/bench.mk
+
+include nginx.mk

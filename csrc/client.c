@@ -1655,6 +1655,30 @@ static int l_fetch_heat_pumps(lua_State *L) {
     return 3;
 }
 
+/*
+ * client:token([force]) -> access_token, renew_in: a valid bearer token of this client,
+ * fetched or renewed exactly as the API calls do it (refresh token first, retries, the same
+ * errors), and the seconds until it is due for renewal (nil for a static token). force: renew
+ * even if the cached one looks valid. nil, err on failure. For lua/podero/ngx.lua, which
+ * shares one token between nginx workers; the string is a secret and must never be logged.
+ */
+static int l_token(lua_State *L) {
+    podero_client *c = check_client(L);
+    int force = lua_toboolean(L, 2);
+    podero_result res;
+    memset(&res, 0, sizeof res);
+    res.retry_after = -1;
+    c->deadline_at = c->deadline > 0 ? podero_monotonic() + c->deadline : 0;
+    if (ensure_token(c, force, &res) != 0)
+        return podero_fail(L, &res);
+    lua_pushstring(L, c->access_token);
+    if (c->grant == GRANT_STATIC)
+        lua_pushnil(L);
+    else
+        lua_pushnumber(L, c->token_expires - podero_monotonic());
+    return 2;
+}
+
 /* client:stats(): counters of requests made (for tests and monitoring; no secrets). */
 static int l_stats(lua_State *L) {
     podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
@@ -1794,6 +1818,7 @@ void podero_client_open(lua_State *L) {
         {"heat_pumps", l_heat_pumps},
         {"close", l_close},
         {"stats", l_stats},
+        {"token", l_token},
         {"_request", l_request},
         {"fetch_heat_pumps", l_fetch_heat_pumps},
         {NULL, NULL}

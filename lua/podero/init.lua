@@ -42,6 +42,7 @@ local OPTION_TYPES = {
   max_retries = "number", max_retry_wait = "number", retry_base_delay = "number",
   max_response_bytes = "number", deadline = "number",
   verify_tls = "boolean", ca_file = "string", user_agent = "string",
+  token_cache = "table", thread_pool = "string",   -- inside nginx only (podero.ngx)
 }
 
 local function config_error(msg, ...)
@@ -185,6 +186,14 @@ function _M.new(opts)
     o.user_agent = fmt("podero-lua/%s libcurl/%s", core.VERSION, (core.curl_version()))
   elseif o.user_agent:find("[%c]") then
     config_error("user_agent must not contain control characters")
+  end
+  -- inside nginx (a request, timer or init phase, not a thread-pool VM): podero.ngx
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.run_worker_thread) == "function" and type(ngx.shared) == "table" then
+    return require("podero.ngx").client(_M, core, o)
+  end
+  if o.token_cache ~= nil or o.thread_pool ~= nil then
+    config_error("token_cache and thread_pool work only inside nginx (lua-nginx-module)")
   end
   return core.new(o)
 end

@@ -1,0 +1,149 @@
+-- Handlers of the nginx test server (spec-nginx/run.sh generates the nginx.conf that uses them).
+-- Every answer is JSON. Credentials and URLs come from env directives.
+local cjson = require("cjson")
+local podero = require("podero")
+
+local _M = {}
+
+local BASE = os.getenv("PODERO_BASE_URL")
+local ID = os.getenv("PODERO_CLIENT_ID") or "sandbox-client"
+local SECRET = os.getenv("PODERO_CLIENT_SECRET") or "sandbox-secret"
+local CLOSED = os.getenv("PODERO_CLOSED_URL")     -- a loopback port nobody listens on
+
+local ORG = "c871d975-416e-4563-b526-5e1fc9c9e070"
+local USER = "19c004ae-e335-471e-a7dc-909929f8b8e2"
+local HP = "a82312a9-0252-415b-bc53-6146aff3f3af"
+local MISSING = "00000000-0000-4000-8000-000000000000"
+
+-- one client per case and worker, made on first use (clients hold no handle: fork-safe)
+local clients = {}
+local CASES = {
+  shared = function() return { base_url = BASE, client_id = ID, client_secret = SECRET,
+                                token_cache = ngx.shared.podero_tokens } end,
+  local_token = function() return { base_url = BASE, client_id = ID, client_secret = SECRET } end,
+  network = function() return { base_url = CLOSED, client_id = ID, client_secret = SECRET, max_retries = 0 } end,
+  timeout = function() return { base_url = BASE, client_id = ID, client_secret = SECRET, timeout = 0.3, max_retries = 0 } end,
+  http = function() return { base_url = BASE, client_id = ID, client_secret = SECRET } end,
+  unauthorized = function() return { base_url = BASE, client_id = ID, client_secret = SECRET } end,
+  auth = function() return { base_url = BASE, client_id = ID, client_secret = "wrong-secret" } end,
+  decode = function() return { base_url = BASE, client_id = ID, client_secret = SECRET, max_retries = 0 } end,
+  too_large = function() return { base_url = BASE, client_id = ID, client_secret = SECRET, max_response_bytes = 1000 } end,
+  retry = function() return { base_url = BASE, client_id = ID, client_secret = SECRET, retry_base_delay = 0.05 } end,
+  static = function() return { base_url = BASE, token = "not-a-valid-token" } end,
+}
+
+function _M.client(case)
+  local c = clients[case]
+  if not c then
+    c = podero.new(CASES[case]())
+    clients[case] = c
+  end
+  return c
+end
+
+local function reply(status, t)
+  ngx.status = status
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(t))
+end
+
+local function err_table(err)
+  return { kind = err.kind, status = err.status, attempts = err.attempts, message = err.message,
+           retry_after = err.retry_after, text = tostring(err) }
+end
+
+-- GET /hp?case=shared[&id=...]: one heat pump; answers a few fields, the worker pid and timing
+function _M.heat_pump()
+  local args = ngx.req.get_uri_args()
+  local t0 = ngx.now()
+  local hp, err = _M.client(args.case or "shared"):heat_pump(args.org or ORG, args.user or USER, args.id or HP)
+  ngx.update_time()
+  if not hp then return reply(502, { error = err_table(err), pid = ngx.worker.pid() }) end
+  reply(200, { id = hp.id, connection_status = hp.connection_status, email = hp.owner.email,
+               indoor = hp.indoor_actual_temperature, raw_len = #hp:raw(),
+               pid = ngx.worker.pid(), ms = (ngx.now() - t0) * 1000 })
+end
+
+-- GET /kind?case=...: calls the case's client and answers the error's fields (or ok)
+function _M.kind()
+  local case = ngx.var.arg_case
+  local id = case == "http" and MISSING or HP
+  local hp, err = _M.client(case):heat_pump(ORG, USER, id)
+  if hp then return reply(200, { ok = true, id = hp.id }) end
+  reply(200, err_table(err))
+end
+
+-- GET /lists: users, heat_pumps and fetch_heat_pumps through the nginx client
+function _M.lists()
+  local c = _M.client("shared")
+  local users, err = c:users(ORG)
+  if not users then return reply(502, { error = err_table(err) }) end
+  local hps, err2 = c:heat_pumps(ORG, USER)
+  if not hps then return reply(502, { error = err_table(err2) }) end
+  local refs = {}
+  for i = 1, #hps do refs[i] = { ORG, USER, hps[i].id } end
+  refs[#refs + 1] = { org_id = ORG, user_id = USER, heat_pump_id = MISSING }
+  local calls = 0
+  local t0 = ngx.now()
+  local got, errs, failed = c:fetch_heat_pumps(refs, { concurrency = 4, progress = function() calls = calls + 1 end })
+  ngx.update_time()
+  local ids = {}
+  for i = 1, #refs - 1 do ids[i] = got[i] and got[i].id == refs[i][3] or false end
+  -- a heat pump from a list refreshes through the same nginx client (steering's hp:refresh)
+  local again, rerr = hps[1]:refresh()
+  reply(200, { users = #users, heat_pumps = #hps, first_user_email = users[1].email,
+               fetched_ok = ids, failed = failed, last_kind = errs[#refs] and errs[#refs].kind,
+               last_status = errs[#refs] and errs[#refs].status, progress_calls = calls,
+               refresh_id = again and again.id or tostring(rerr), fetch_ms = (ngx.now() - t0) * 1000 })
+end
+
+-- GET /misuse: a bad id raises before anything is sent (no token request either)
+function _M.misuse()
+  local ok, msg = pcall(function() return _M.client("shared"):heat_pump(ORG, USER, "nope") end)
+  local ok2, msg2 = pcall(function() return _M.client("shared"):heat_pump(ORG, USER, HP, { include_deleted = 1 }) end)
+  local ok3, msg3 = pcall(function()
+    return podero.new({ base_url = BASE, client_id = ID, client_secret = SECRET, thread_pool = "nope" })
+      :heat_pump(ORG, USER, HP)
+  end)
+  reply(200, { raised = not ok, message = msg, raised2 = not ok2, message2 = msg2, raised3 = not ok3, message3 = msg3 })
+end
+
+-- GET /timer: a call from an ngx.timer callback
+function _M.timer()
+  local res
+  ngx.timer.at(0, function()
+    local hp, err = _M.client("shared"):heat_pump(ORG, USER, HP)
+    res = hp and { ok = true, id = hp.id } or { ok = false, error = err_table(err) }
+  end)
+  for _ = 1, 200 do
+    if res then break end
+    ngx.sleep(0.02)
+  end
+  reply(200, res or { ok = false, error = "the timer did not finish in 4 s" })
+end
+
+-- the phase tests: a call made where podero cannot run stores its error message
+function _M.try_in_phase(label)
+  local ok, msg = pcall(function()
+    return podero.new({ base_url = BASE, client_id = ID, client_secret = SECRET }):heat_pump(ORG, USER, HP)
+  end)
+  ngx.shared.podero_spec:set(label, ok and "no error" or tostring(msg))
+end
+
+function _M.phase_result()
+  reply(200, { message = ngx.shared.podero_spec:get(ngx.var.arg_label) })
+end
+
+-- GET /blocking: the same call with the plain C client in the handler (blocks the worker):
+-- only for the measurement in examples/openresty/README.md, never do this
+local blocking
+function _M.blocking()
+  blocking = blocking or require("podero.core").new({ base_url = BASE, client_id = ID, client_secret = SECRET,
+    token_url = BASE .. "/api/partners/v2.0/auth/token", grant = "client_credentials", user_agent = "podero-lua" })
+  local t0 = ngx.now()
+  local hp, err = blocking:heat_pump(ORG, USER, HP)
+  ngx.update_time()
+  reply(hp and 200 or 502, { id = hp and hp.id, error = err and err_table(err), ms = (ngx.now() - t0) * 1000 })
+end
+
+return _M
