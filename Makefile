@@ -35,7 +35,8 @@ build/luajit/podero/core.so: $(SRC) $(HDR)
 deps:
 	@sh scripts/install-deps.sh
 
-# The whole suite under Lua 5.4 against a sandbox it starts; ends with "N passed, N failed".
+# The whole busted suite under Lua 5.4 against a sandbox it starts, then podero inside a real
+# nginx (spec-nginx/, 1 and 4 workers); ends with one line "N passed, N failed" for both.
 test: deps build
 	@sh scripts/run-tests.sh
 
@@ -85,7 +86,7 @@ asan: deps build
 
 # The suite with the garbage collector at its most aggressive (pause 0).
 test-gc: deps build
-	@BUSTED_ARGS="--helper=spec/helpers/gc_aggressive.lua" sh scripts/run-tests.sh
+	@PODERO_NGINX_TESTS=0 BUSTED_ARGS="--helper=spec/helpers/gc_aggressive.lua" sh scripts/run-tests.sh
 
 # The suite under valgrind (memcheck, leak check).
 valgrind: deps build

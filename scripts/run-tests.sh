@@ -37,5 +37,19 @@ cat "$work/tap"
 passed=$(grep -c '^ok ' "$work/tap" || true)
 failed=$(grep -c '^not ok ' "$work/tap" || true)
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "# the runner exited with $rc" >&2; fi
+# podero inside a real nginx (spec-nginx/), counted with the rest; not under a sanitizer
+if [ -z "${PODERO_SANITIZE:-}" ] && [ "${PODERO_NGINX_TESTS:-1}" = 1 ]; then
+  echo "# podero inside nginx (scripts/test-nginx.sh)"
+  set +e
+  sh scripts/test-nginx.sh > "$work/nginx" 2>&1
+  nrc=$?
+  set -e
+  grep -v -E '^[0-9]+ passed, [0-9]+ failed$' "$work/nginx" || true
+  np=$(grep -c '^ok ' "$work/nginx" || true)
+  nf=$(grep -c '^not ok ' "$work/nginx" || true)
+  if [ "$nrc" -ne 0 ] && [ "$nf" -eq 0 ]; then nf=1; echo "# test-nginx exited with $nrc" >&2; fi
+  passed=$((passed + np))
+  failed=$((failed + nf))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
