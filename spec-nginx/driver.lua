@@ -90,10 +90,6 @@ local function main()
   ---------------------------------------------------------------- 1 worker
   if not start_nginx(1) then error("nginx (1 worker) did not start: " .. NG) end
   print("# nginx with 1 worker at " .. NG .. ", sandbox at " .. SB)
-  local core_has_token = sh(("LUA_CPATH=%s luajit -e %s"):format(q((os.getenv("PODERO_CORE_DIR") or TOP .. "/build/luajit") .. "/?.so;;"),
-    q('print(require("podero.core").client_methods.token and "yes" or "no")')))
-  print("# podero.core has client:token(): " .. core_has_token .. (core_has_token == "yes" and ""
-    or " (token renewal uses the stop-gap in lua/podero/ngx.lua)"))
 
   local hp = get(NG .. "/hp")
   ok(hp.id == "a82312a9-0252-415b-bc53-6146aff3f3af" and hp.connection_status == "ok" and hp.email ~= nil

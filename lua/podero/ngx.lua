@@ -101,48 +101,10 @@ function _M._thread_call(t, token, op, a, b, c, d)
   return true, tcore.raw(res)
 end
 
--- The token endpoint without client:token() in the C core (a stop-gap): the token request is
--- sent through a static-token client's _request (POST, JSON body, client credentials in the
--- body), which works only when the token URL is under base_url/api/. Its retry rule is the
--- POST rule (retried only when never sent), and its errors are those of an API call.
-local function token_by_request(t)
-  tcore = tcore or require("podero.core")
-  local path = t.token_url:sub(#t.base_url + 1)
-  if t.token_url:sub(1, #t.base_url) ~= t.base_url or path:sub(1, 5) ~= "/api/" then
-    return false, { kind = "auth", attempts = 0,
-      message = "this podero.core has no client:token(); the OpenResty stop-gap needs a token_url under base_url/api/" }
-  end
-  local cjson = require("cjson")
-  local body = { grant_type = t.grant }
-  if t.grant == "password" then body.username, body.password = t.username, t.password end
-  body.client_id, body.client_secret = t.client_id, t.client_secret
-  local c = api_client({ key = t.key .. "\0tok", base_url = t.base_url, token_url = t.token_url,
-    timeout = t.timeout, connect_timeout = t.connect_timeout, max_retries = t.max_retries,
-    max_retry_wait = t.max_retry_wait, retry_base_delay = t.retry_base_delay,
-    verify_tls = t.verify_tls, ca_file = t.ca_file, user_agent = t.user_agent }, "podero-no-token")
-  local ans, err = c:_request("POST", path, cjson.encode(body), "object")
-  if not ans then
-    local f = err_fields(err)
-    if f.status == 400 or f.status == 401 then
-      f.kind = "auth"
-      f.message = "the token endpoint refused the credentials (HTTP " .. f.status .. "): "
-        .. tostring(f.message):gsub("^the API answered HTTP %d+ [^:]*: ", ""):gsub(" %(the static token was refused%)$", "")
-    end
-    return false, f
-  end
-  local tok, exp = ans.access_token, tonumber(ans.expires_in)
-  if type(tok) ~= "string" or tok == "" then
-    return false, { kind = "auth", status = 200, attempts = 1, message = "the token answer has no access_token string" }
-  end
-  if not exp or exp < 1 then exp = 3600 end
-  return true, tok, exp - min(exp * 0.1, 60)
-end
-
 --- (thread) A fresh token for the credentials in t. Returns true, access_token, renew_in, or
 -- false, error fields.
 function _M._thread_token(t)
   tcore = tcore or require("podero.core")
-  if not tcore.client_methods.token then return token_by_request(t) end
   local c = cred_clients[t.key]
   if not c then
     c = tcore.new(core_opts(t))
