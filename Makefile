@@ -35,10 +35,11 @@ build/luajit/podero/core.so: $(SRC) $(HDR)
 deps:
 	@sh scripts/install-deps.sh
 
-# The whole busted suite under Lua 5.4 against a sandbox it starts, then podero inside a real
-# nginx (spec-nginx/, 1 and 4 workers); ends with one line "N passed, N failed" for both.
+# The whole busted suite under Lua 5.4 and then under LuaJIT (build/luajit's core) against a
+# sandbox it starts, then podero inside a real nginx (spec-nginx/, 1 and 4 workers); ends with
+# one line "N passed, N failed" for all three.
 test: deps build
-	@sh scripts/run-tests.sh
+	@PODERO_LUAS="lua5.4 luajit" sh scripts/run-tests.sh
 
 # Warnings are errors, with gcc and clang.
 check: deps ctest

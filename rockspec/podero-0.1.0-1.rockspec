@@ -30,6 +30,10 @@ build = {
       ["podero.core"] = {
          sources = { "csrc/module.c", "csrc/client.c", "csrc/doc.c", "csrc/json.c" },
          libraries = { "curl", "m" },
+         -- Lua 5.1 / LuaJIT: compat-5.3.h (Debian's lua-compat53-dev) lives in
+         -- /usr/include/lua5.1, searched after $(LUA_INCDIR); unused under 5.3+.
+         -- LuaJIT: luarocks --lua-version 5.1 make ... LUA_INCDIR=/usr/include/luajit-2.1
+         incdirs = { "$(LUA_INCDIR)", "/usr/include/lua5.1" },
          defines = {},
       },
    },

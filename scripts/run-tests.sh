@@ -1,7 +1,10 @@
 #!/bin/sh
 # Runs the busted suite against a sandbox started on a free loopback port, then stops it.
 # PODERO_SANITIZE=asan|valgrind runs the same suite under a sanitizer.
-# Ends with the line "N passed, N failed"; exits non-zero on any failure.
+# LUA=luajit runs busted under LuaJIT with the core of build/luajit; PODERO_LUAS="lua5.4 luajit"
+# (`make test`) runs it under each in turn, against the same sandbox.
+# Ends with the line "N passed, N failed" over all runs (pending cases count as neither and are
+# counted on a "# N pending" line before it); exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
 LUA=${LUA:-lua5.4}
@@ -12,9 +15,14 @@ PODERO_SANDBOX_URL=$(bash sandbox/sandbox.sh start "$work/sandbox")
 PODERO_SANDBOX_DIR="$work/sandbox"
 export PODERO_SANDBOX_URL PODERO_SANDBOX_DIR
 top=$(pwd)
-LUA_VERSION=${LUA_VERSION:-5.4}
 export LUA_PATH="$top/lua/?.lua;$top/lua/?/init.lua;$top/spec/?.lua;;"
-export LUA_CPATH="$top/build/$LUA_VERSION/?.so;;"
+passed=0 failed=0 pending=0
+for LUA in ${PODERO_LUAS:-$LUA}; do
+case "$LUA" in
+  luajit*) core=luajit ;;
+  *) core=${LUA_VERSION:-5.4} ;;
+esac
+export LUA_CPATH="$top/build/$core/?.so;;"
 runner="$LUA /usr/bin/busted"
 case "${PODERO_SANITIZE:-}" in
   asan)
@@ -28,15 +36,22 @@ case "${PODERO_SANITIZE:-}" in
   valgrind)
     runner="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$(pwd)/scripts/valgrind.supp $runner" ;;
 esac
+echo "# busted under $($LUA -v 2>&1 | head -n 1) (core: build/$core)"
 set +e
 $runner -o TAP ${BUSTED_ARGS:-} spec > "$work/tap" 2> "$work/stderr"
 rc=$?
 set -e
 cat "$work/tap"
 [ -s "$work/stderr" ] && cat "$work/stderr" >&2
-passed=$(grep -c '^ok ' "$work/tap" || true)
-failed=$(grep -c '^not ok ' "$work/tap" || true)
-if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "# the runner exited with $rc" >&2; fi
+bp=$(grep '^ok ' "$work/tap" | grep -c -v '^ok [0-9]* - # SKIP' || true)
+bs=$(grep -c '^ok [0-9]* - # SKIP' "$work/tap" || true)
+bf=$(grep -c '^not ok ' "$work/tap" || true)
+if [ "$rc" -ne 0 ] && [ "$bf" -eq 0 ]; then bf=1; echo "# the runner exited with $rc" >&2; fi
+echo "# $LUA: $bp passed, $bf failed, $bs pending"
+passed=$((passed + bp))
+failed=$((failed + bf))
+pending=$((pending + bs))
+done
 # podero inside a real nginx (spec-nginx/), counted with the rest; not under a sanitizer
 if [ -z "${PODERO_SANITIZE:-}" ] && [ "${PODERO_NGINX_TESTS:-1}" = 1 ]; then
   echo "# podero inside nginx (scripts/test-nginx.sh)"
@@ -51,5 +66,6 @@ if [ -z "${PODERO_SANITIZE:-}" ] && [ "${PODERO_NGINX_TESTS:-1}" = 1 ]; then
   passed=$((passed + np))
   failed=$((failed + nf))
 fi
+[ "$pending" -eq 0 ] || echo "# $pending pending (see '# SKIP' above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -13,11 +13,11 @@ local function check_shape(err, kind, status)
   assert.equal(kind, err.kind)
   assert.is_true(support.KINDS[err.kind] == true)
   if status then assert.equal(status, err.status) end
-  if err.status ~= nil then assert.equal("integer", math.type(err.status)) end
+  if err.status ~= nil then assert.is_true(support.is_integer(err.status), "status is an integer") end
   assert.equal("string", type(err.message))
   assert.is_true(#err.message > 0, "empty message")
   assert.falsy(err.message:find("[\r\n]"), "message is not one line: " .. err.message)
-  assert.equal("integer", math.type(err.attempts))
+  assert.is_true(support.is_integer(err.attempts), "attempts is an integer")
   local s = tostring(err)
   assert.equal("string", type(s))
   assert.falsy(s:find("[\r\n]"), "tostring is not one line: " .. s)

@@ -1,5 +1,6 @@
 -- podero.time: ISO 8601 / RFC 3339 date-times to UTC seconds.
 local podero = require("podero")
+local support = require("support")
 
 describe("podero.time", function()
   it("converts the documentation's example", function()
@@ -30,7 +31,7 @@ describe("podero.time", function()
       local t, err = podero.time(case[1])
       assert.is_nil(err)
       assert.equal(case[2], t)
-      assert.equal("integer", math.type(t))
+      assert.is_true(support.is_integer(t), "an integer")
     end)
   end
 
@@ -45,7 +46,7 @@ describe("podero.time", function()
     it(("converts %s to %.6f"):format(case[1], case[2]), function()
       local t, err = podero.time(case[1])
       assert.is_nil(err)
-      assert.equal("float", math.type(t))
+      assert.is_true(support.is_float(t), "a float")
       assert.is_true(math.abs(t - case[2]) < 1e-6, tostring(t))
     end)
   end

@@ -52,7 +52,7 @@ describe("client:update_heat_pump", function()
     assert.equal("persisted", hp.comment)
     local list = assert(client:heat_pumps(org, user))
     local found
-    for _, h in ipairs(list) do if h.id == hp_id then found = h end end
+    for _, h in support.ipairs(list) do if h.id == hp_id then found = h end end
     assert.equal("persisted", found.comment)
   end)
 
@@ -381,7 +381,7 @@ describe("actions", function()
   after_each(function() client:close() end)
 
   local function action(h, code)
-    for _, a in ipairs(h.actions) do if a.code == code then return a end end
+    for _, a in support.ipairs(h.actions) do if a.code == code then return a end end
   end
 
   it("the whole flow: resolve, report success, the action is gone", function()

@@ -15,7 +15,9 @@ local function slurp(path)
   return s
 end
 
--- runs an example with the sandbox credentials; returns stdout, stderr, exit code
+-- runs an example with the sandbox credentials; returns stdout, stderr, exit code.
+-- The examples are lua5.4 scripts (their #! line), so they run under lua5.4 with the 5.4 core
+-- whichever interpreter runs the suite (under LuaJIT the inherited LUA_CPATH is LuaJIT's).
 local function run_example(name, args)
   local out, err = os.tmpname(), os.tmpname()
   local cmd = table.concat({
@@ -24,11 +26,12 @@ local function run_example(name, args)
     "PODERO_BASE_URL=" .. support.shell_quote(support.url()),
     "PODERO_CLIENT_ID=" .. support.shell_quote(support.CLIENT_ID),
     "PODERO_CLIENT_SECRET=" .. support.shell_quote(support.CLIENT_SECRET),
+    "LUA_CPATH=" .. support.shell_quote(ROOT .. "/build/5.4/?.so;;"),
     "lua5.4", support.shell_quote(ROOT .. "/examples/" .. name),
     table.concat(args, " "),
     ">" .. out, "2>" .. err, "</dev/null",
   }, " ")
-  local ok, _, code = os.execute(cmd)
+  local ok, code = support.execute(cmd)
   return slurp(out), slurp(err), ok and 0 or code
 end
 
@@ -70,8 +73,9 @@ describe("examples", function()
 
   it("an example without credentials exits 2 with a message, not a stack trace", function()
     local out, err = os.tmpname(), os.tmpname()
-    local ok, _, code = os.execute(table.concat({ support.CLEAN_ENV or "",
+    local ok, code = support.execute(table.concat({ support.CLEAN_ENV or "",
       "env -u PODERO_CLIENT_ID -u PODERO_CLIENT_SECRET -u PODERO_USERNAME -u PODERO_PASSWORD",
+      "LUA_CPATH=" .. support.shell_quote(ROOT .. "/build/5.4/?.so;;"),
       "lua5.4", support.shell_quote(ROOT .. "/examples/fleet_poll.lua"),
       "00000000-0000-0000-0000-000000000000", ">" .. out, "2>" .. err }, " "))
     local e = slurp(err); slurp(out)

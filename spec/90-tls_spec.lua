@@ -152,7 +152,7 @@ describe_tls("TLS", function()
       local hp, err = c:heat_pump(%q, %q, %q)
       print(hp and "SUCCESS" or ("FAILED " .. err.kind))
     ]], root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua",
-        os.getenv("PODERO_CPATH") or (root .. "/build/5.4/?.so"),
+        os.getenv("PODERO_CPATH") or (root .. "/build/" .. support.CORE_DIR .. "/?.so"),
         tls_url, demo.org_id, demo.user_id, demo.heat_pump_id)
     -- a hashed certificate directory holding the test CA, for SSL_CERT_DIR
     local certdir = os.tmpname()

@@ -324,30 +324,40 @@ describe("client life cycle", function()
     assert.truthy(#hp.actions > 0)
   end)
 
-  it("local c <close> releases on normal exit", function()
-    local ref
-    local function scope()
-      local c <close> = support.new_client()
-      ref = c
-      assert.truthy(c:heat_pump(demo.org_id, demo.user_id, demo.heat_pump_id))
-    end
-    scope()
-    assert.matches("%(closed%)", tostring(ref))
-    assert.has_error(function() ref:users(demo.org_id) end, nil)
-  end)
-
-  it("local c <close> releases on error", function()
-    local ref
-    local ok, msg = pcall(function()
-      local c <close> = support.new_client()
-      ref = c
-      assert(c:heat_pump(demo.org_id, demo.user_id, demo.heat_pump_id))
-      error("boom")
+  -- `local c <close>` is Lua 5.4 syntax (a syntax error under LuaJIT, which has no
+  -- to-be-closed variables: there c:close() and __gc release a client), so these two cases are
+  -- compiled with load() on 5.4 only and are pending under LuaJIT.
+  local close_chunk = function(body)
+    return assert(load("local support, demo, set_ref = ...\n" .. body, "=<close> case", "t", _G))
+  end
+  if _VERSION < "Lua 5.4" then
+    pending("local c <close> releases on normal exit (Lua 5.4 syntax; LuaJIT has no to-be-closed variables)")
+    pending("local c <close> releases on error (Lua 5.4 syntax; LuaJIT has no to-be-closed variables)")
+  else
+    it("local c <close> releases on normal exit", function()
+      local ref
+      close_chunk([[
+        local c <close> = support.new_client()
+        set_ref(c)
+        assert(c:heat_pump(demo.org_id, demo.user_id, demo.heat_pump_id))
+      ]])(support, demo, function(c) ref = c end)
+      assert.matches("%(closed%)", tostring(ref))
+      assert.has_error(function() ref:users(demo.org_id) end, nil)
     end)
-    assert.is_false(ok)
-    assert.matches("boom", msg)
-    assert.matches("%(closed%)", tostring(ref))
-  end)
+
+    it("local c <close> releases on error", function()
+      local ref
+      local ok, msg = pcall(close_chunk([[
+        local c <close> = support.new_client()
+        set_ref(c)
+        assert(c:heat_pump(demo.org_id, demo.user_id, demo.heat_pump_id))
+        error("boom")
+      ]]), support, demo, function(c) ref = c end)
+      assert.is_false(ok)
+      assert.matches("boom", msg)
+      assert.matches("%(closed%)", tostring(ref))
+    end)
+  end
 
   it("clients that are only garbage collected are freed (many, with and without calls)", function()
     for i = 1, 200 do
@@ -365,8 +375,19 @@ end)
 describe("aggressive garbage collection", function()
   local demo
   setup(function() demo = support.demo() end)
+  -- LuaJIT (Lua 5.1) has no collectgarbage("incremental"/"generational"): its incremental
+  -- collector is tuned with "setpause"/"setstepmul" (defaults 200/200; 5.4's are 200/100), and
+  -- it has no generational mode (that case is pending there).
+  local function incremental(pause, stepmul)
+    if support.LUAJIT then
+      collectgarbage("setpause", pause)
+      collectgarbage("setstepmul", stepmul)
+    else
+      collectgarbage("incremental", pause, stepmul)
+    end
+  end
   after_each(function()
-    collectgarbage("incremental", 200, 100)
+    incremental(200, support.LUAJIT and 200 or 100)
     collectgarbage("restart")
   end)
 
@@ -417,22 +438,26 @@ describe("aggressive garbage collection", function()
   end
 
   it("with setpause 0 (incremental, the collector never rests)", function()
-    collectgarbage("incremental", 0, 100)
+    incremental(0, 100)
     local c = support.new_client()
     exercise(c)
     c:close()
   end)
 
-  it("in generational mode with a tiny step", function()
-    collectgarbage("generational", 1, 1)
-    local c = support.new_client()
-    exercise(c)
-    c = nil
-    collectgarbage("collect")
-  end)
+  if support.LUAJIT then
+    pending("in generational mode with a tiny step (LuaJIT has no generational collector)")
+  else
+    it("in generational mode with a tiny step", function()
+      collectgarbage("generational", 1, 1)
+      local c = support.new_client()
+      exercise(c)
+      c = nil
+      collectgarbage("collect")
+    end)
+  end
 
   it("JSONTestSuite y_ objects and truncated bodies under setpause 0", function()
-    collectgarbage("incremental", 0, 100)
+    incremental(0, 100)
     local hp0 = assert(support.new_client():heat_pump(demo.org_id, demo.user_id, demo.heat_pump_id))
     local body = hp0:raw()
     hp0 = nil

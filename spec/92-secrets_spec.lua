@@ -301,7 +301,7 @@ describe("secrets", function()
       pcall(podero.new, { base_url = "http://u:" .. secret .. "@x", client_id = "a", client_secret = secret })
       collectgarbage("collect")
     ]], root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua",
-        os.getenv("PODERO_CPATH") or (root .. "/build/5.4/?.so"),
+        os.getenv("PODERO_CPATH") or (root .. "/build/" .. support.CORE_DIR .. "/?.so"),
         support.url(), hostile or "http://127.0.0.1:1", hard.sandbox_file("tls_expired_url") or "",
         demo.org_id, demo.user_id, demo.heat_pump_id, C.secret, C.password, C.token)
     local out = hard.run_lua(script, { CURL_VERBOSE = "1" })

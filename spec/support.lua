@@ -15,6 +15,51 @@ M.PASSWORD = "sandbox-password"
 M.TOKEN_PATH = "/api/partners/v2.0/auth/token"
 M.ALT_TOKEN_PATH = "/oauth2/token/"
 
+-- Lua 5.4 vs LuaJIT. The suite runs under both (`make test`). Lua 5.4 has integers and floats
+-- (math.type); LuaJIT has only doubles, so there a JSON integer reads as a whole float.
+-- M.num_type(v) is math.type(v) under 5.4 and "number" for any number under LuaJIT (nil for a
+-- non-number); M.is_integer(v) is math.type(v) == "integer" under 5.4 and "a whole, finite
+-- number" under LuaJIT; M.is_float(v) is math.type(v) == "float" under 5.4 and "a number" under
+-- LuaJIT. Podero objects are userdata: LuaJIT's ipairs/pairs accept only tables, so specs
+-- iterate podero arrays with podero.ipairs and objects with podero.fields (or M.ipairs/M.pairs,
+-- which are ipairs/pairs under 5.4, so the 5.4 run keeps checking the __index/__pairs path).
+M.LUAJIT = rawget(_G, "jit") ~= nil
+M.HAS_INTEGERS = math.type ~= nil
+function M.num_type(v)
+  if math.type then return math.type(v) end
+  return type(v) == "number" and "number" or nil
+end
+function M.is_integer(v)
+  if math.type then return math.type(v) == "integer" end
+  return type(v) == "number" and v == math.floor(v) and v - v == 0
+end
+function M.is_float(v)
+  if math.type then return math.type(v) == "float" end
+  return type(v) == "number"
+end
+function M.ipairs(arr)
+  if M.LUAJIT then return require("podero").ipairs(arr) end
+  return ipairs(arr)
+end
+function M.pairs(obj)
+  if M.LUAJIT and require("podero").is_object(obj) then return require("podero").fields(obj) end
+  return pairs(obj)
+end
+-- The interpreter running the suite and the build directory of its podero.core, for child
+-- processes that test the library itself (not the lua5.4 scripts bin/podero and examples/).
+M.LUA_BIN = M.LUAJIT and "luajit" or "lua5.4"
+M.CORE_DIR = M.LUAJIT and "luajit" or "5.4"
+-- os.execute(cmd) -> ok, exit code: Lua 5.4 returns (true|nil, "exit", code); LuaJIT (5.1
+-- semantics) returns the raw wait status (code * 256).
+function M.execute(cmd)
+  local r, _, code = os.execute(cmd)
+  if type(r) == "number" then
+    code = r >= 256 and math.floor(r / 256) or r
+    return code == 0, code
+  end
+  return r == true, code
+end
+
 -- A value for new_client overrides that removes the option.
 M.NONE = setmetatable({}, { __tostring = function() return "support.NONE" end })
 

@@ -17,7 +17,40 @@ local cjson = require("cjson")
 
 local type, pairs, ipairs, tostring, tonumber, setmetatable = type, pairs, ipairs, tostring, tonumber, setmetatable
 local floor, huge = math.floor, math.huge
-local fmt, concat, sort = string.format, table.concat, table.sort
+local fmt, concat, sort, byte = string.format, table.concat, table.sort, string.byte
+
+-- Lua 5.4 has integers (math.type, math.tointeger) and utf8.len; LuaJIT (Lua 5.1) has only
+-- floats and no utf8 library, so there whole numbers stay floats and UTF-8 is checked below.
+local math_type = math.type
+local tointeger = math.tointeger or function(v) return v end
+
+-- The number of characters of s when it is valid UTF-8 (RFC 3629: no overlong forms, no
+-- surrogates, nothing above U+10FFFF), else nil: what Lua 5.4's utf8.len(s) answers.
+local UTF8_MIN = { 0x80, 0x800, 0x10000 }
+local utf8_len = utf8 and utf8.len or function(s)
+  local n, i, len = 0, 1, #s
+  while i <= len do
+    local c = byte(s, i)
+    if c >= 0x80 then
+      local need, cp
+      if c >= 0xF8 then return nil
+      elseif c >= 0xF0 then need, cp = 3, c - 0xF0
+      elseif c >= 0xE0 then need, cp = 2, c - 0xE0
+      elseif c >= 0xC0 then need, cp = 1, c - 0xC0
+      else return nil end -- a continuation byte where a character starts
+      for j = i + 1, i + need do
+        local cc = byte(s, j)
+        if not cc or cc < 0x80 or cc > 0xBF then return nil end
+        cp = cp * 64 + (cc - 0x80)
+      end
+      if cp < UTF8_MIN[need] or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return nil end
+      i = i + need
+    end
+    i = i + 1
+    n = n + 1
+  end
+  return n
+end
 
 return function(podero, core)
   local null = cjson.null
@@ -42,7 +75,7 @@ return function(podero, core)
   -- JSON encoding of a flat object (our own number formatting: cjson's is global state)
   ---------------------------------------------------------------------------
   local function enc_number(n)
-    if math.type(n) == "integer" then return fmt("%d", n) end
+    if math_type and math_type(n) == "integer" then return fmt("%d", n) end
     if n == floor(n) and n > -2^53 and n < 2^53 then return fmt("%d", n) end
     for p = 15, 17 do
       local s = fmt("%." .. p .. "g", n)
@@ -151,10 +184,10 @@ return function(podero, core)
       if not is_finite_number(v) or v ~= floor(v) then
         raise(fn, "%s must be a whole number, got %s", name, type(v) == "number" and tostring(v) or type(v))
       end
-      return math.tointeger(v) or v
+      return tointeger(v) or v
     elseif typ == "string" then
       if type(v) ~= "string" then raise(fn, "%s must be a string, got %s", name, type(v)) end
-      local n = utf8.len(v)
+      local n = utf8_len(v)
       if not n then raise(fn, "%s must be valid UTF-8", name) end
       if n > extra then raise(fn, "%s must be at most %d characters, got %d", name, extra, n) end
       return v

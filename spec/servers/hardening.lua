@@ -52,7 +52,7 @@ function M.repo_root()
   return root
 end
 
--- Runs a Lua 5.4 script in a child process with extra environment; returns stdout, ok.
+-- Runs a Lua script in a child process, with the suite's interpreter (lua5.4 or luajit), with extra environment; returns stdout, ok.
 -- env: { NAME = value } prepended as NAME='value'.
 function M.run_lua(script, env)
   local tmp = os.tmpname()
@@ -61,7 +61,7 @@ function M.run_lua(script, env)
   f:close()
   local parts = {}
   for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. support.shell_quote(v) end
-  local cmd = table.concat(parts, " ") .. " timeout 60 lua5.4 " .. support.shell_quote(tmp) .. " 2>&1"
+  local cmd = table.concat(parts, " ") .. " timeout 60 " .. support.LUA_BIN .. " " .. support.shell_quote(tmp) .. " 2>&1"
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
   local ok = p:close()
