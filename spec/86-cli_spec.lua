@@ -4,21 +4,8 @@ local cjson = require("cjson")
 
 local q = support.shell_quote
 
-local function repo_root()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  local dir = src:match("^(.*)/spec/[^/]*$") or "."
-  return dir
-end
-local ROOT = repo_root()
+local ROOT, slurp = support.ROOT, support.slurp
 local BIN = ROOT .. "/bin/podero"
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  local s = f and f:read("a") or ""
-  if f then f:close() end
-  os.remove(path)
-  return s
-end
 
 -- runs bin/podero with args (list) and env (name -> value or false to unset);
 -- returns stdout, stderr, exit code

@@ -1,19 +1,7 @@
 -- The examples of the README and issue texts, run as subprocesses against the sandbox.
 local support = require("support")
 
-local function root()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  return src:match("^(.*)/spec/[^/]*$") or "."
-end
-local ROOT = root()
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  local s = f and f:read("a") or ""
-  if f then f:close() end
-  os.remove(path)
-  return s
-end
+local ROOT, slurp = support.ROOT, support.slurp
 
 -- runs an example with the sandbox credentials; returns stdout, stderr, exit code.
 -- The examples are lua5.4 scripts (their #! line), so they run under lua5.4 with the 5.4 core

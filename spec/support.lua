@@ -47,6 +47,18 @@ function M.pairs(obj)
 end
 -- The interpreter running the suite and the build directory of its podero.core, for child
 -- processes that test the library itself (not the lua5.4 scripts bin/podero and examples/).
+-- The repository's top directory (the parent of spec/).
+M.ROOT = (debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/spec/[^/]*$")) or "."
+
+-- The contents of a file, which is then removed ("" when it cannot be read).
+function M.slurp(path)
+  local f = io.open(path, "rb")
+  local s = f and f:read("*a") or ""
+  if f then f:close() end
+  os.remove(path)
+  return s
+end
+
 M.LUA_BIN = M.LUAJIT and "luajit" or "lua5.4"
 M.CORE_DIR = M.LUAJIT and "luajit" or "5.4"
 -- os.execute(cmd) -> ok, exit code: Lua 5.4 returns (true|nil, "exit", code); LuaJIT (5.1
