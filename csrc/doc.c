@@ -171,6 +171,37 @@ static int push_value(lua_State *L, podero_shared_doc *sd, uint32_t n, int decim
     }
 }
 
+/* Pushes the cached value of the key at kidx in the view at vidx and returns 1, or pushes
+ * nothing and returns 0. Indices are absolute. */
+static int cache_get(lua_State *L, int vidx, int kidx) {
+    if (get_cache(L, vidx) == LUA_TTABLE) {
+        lua_pushvalue(L, kidx);
+        if (lua_rawget(L, -2) != LUA_TNIL) {
+            lua_remove(L, -2);
+            return 1;
+        }
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Stores the value on top of the stack as the cached value of the key at kidx in the view at
+ * vidx (the cache table is made on the first store); the value stays on the stack. */
+static void cache_put(lua_State *L, int vidx, int kidx) {
+    if (get_cache(L, vidx) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 4);
+        lua_pushvalue(L, -1);
+        set_cache(L, vidx);
+    }
+    lua_pushvalue(L, kidx);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
 /* Looks key up in view v (at stack index 1) and pushes its value, using the cache. */
 static int view_index(lua_State *L) {
     podero_view *v = (podero_view *)lua_touserdata(L, 1);
@@ -180,14 +211,8 @@ static int view_index(lua_State *L) {
     int decimal = 0, child_kind = PODERO_KIND_PLAIN;
 
     /* the cache first: a value read before */
-    if (get_cache(L, 1) == LUA_TTABLE) {
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, -2) != LUA_TNIL)
-            return 1;
-        lua_pop(L, 2);
-    } else {
-        lua_pop(L, 1);
-    }
+    if (cache_get(L, 1, 2))
+        return 1;
     doc = &v->sd->doc;
     nd = &doc->nodes[v->node];
 
@@ -220,19 +245,8 @@ static int view_index(lua_State *L) {
         if (v->kind == PODERO_KIND_HEAT_PUMP_LIST)
             child_kind = PODERO_KIND_HEAT_PUMP;
     }
-    if (push_value(L, v->sd, vn, decimal, child_kind)) {
-        /* cache it */
-        if (get_cache(L, 1) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_createtable(L, 0, 4);
-            lua_pushvalue(L, -1);
-            set_cache(L, 1);
-        }
-        lua_pushvalue(L, 2);
-        lua_pushvalue(L, -3);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
-    }
+    if (push_value(L, v->sd, vn, decimal, child_kind))
+        cache_put(L, 1, 2);
     return 1;
 }
 
@@ -270,18 +284,21 @@ static int view_tostring(lua_State *L) {
 
 /*
  * Iterator closure: upvalue 1 = view, upvalue 2 = next position (0-based), upvalue 3 = for
- * objects, a table of the names already given (so a repeated name comes once, at its first
- * place, with the value of its last occurrence: the one indexing reads).
+ * objects, a table name -> 1-based position of its last occurrence (false once given). So a
+ * repeated name comes once, at its first place, with the value of its last occurrence (the
+ * one indexing reads), and the whole iteration stays linear however many keys there are.
  */
 static int fields_iter(lua_State *L) {
     podero_view *v = (podero_view *)lua_touserdata(L, lua_upvalueindex(1));
     lua_Integer pos = lua_tointeger(L, lua_upvalueindex(2));
     const pj_doc *doc = &v->sd->doc;
     const pj_node *nd = &doc->nodes[v->node];
+    uint32_t vn_given = PJ_NONE;
     for (;;) {
         uint32_t kn, vn;
         size_t klen;
         const char *k;
+        lua_Integer last;
         if (pos < 0 || (lua_Unsigned)pos >= nd->count)
             return 0;
         pos++;
@@ -289,63 +306,74 @@ static int fields_iter(lua_State *L) {
         lua_replace(L, lua_upvalueindex(2));
         if (nd->type == PJ_ARR) {
             lua_pushinteger(L, pos);
-            lua_pushvalue(L, lua_upvalueindex(1));
-            lua_pushinteger(L, pos);
             break;
         }
         kn = doc->kids[nd->u.c.kids + pos - 1];
         k = pj_str(doc, &doc->nodes[kn], &klen);
-        vn = pj_obj_get(doc, v->node, k, klen);
-        if (vn == kn + 1 && lua_type(L, lua_upvalueindex(3)) == LUA_TTABLE) {
-            /* the last occurrence of a name that was repeated before: already given */
+        lua_pushlstring(L, k, klen);
+        if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNUMBER) {
+            lua_pop(L, 1);              /* false: given at an earlier place */
+            continue;
+        }
+        last = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        vn = kn + 1;
+        if (last != pos) {
+            /* repeated later: give it here, with the last value, and never again */
+            vn = doc->kids[nd->u.c.kids + last - 1] + 1;
             lua_pushlstring(L, k, klen);
-            if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) {
-                lua_pop(L, 1);
-                continue;
-            }
-            lua_pop(L, 1);
-        } else if (vn != kn + 1) {
-            /* a repeated name: give it once, where it first appears */
-            if (lua_type(L, lua_upvalueindex(3)) != LUA_TTABLE) {
-                lua_newtable(L);            /* made on the first repeated name only */
-                lua_replace(L, lua_upvalueindex(3));
-            }
-            lua_pushlstring(L, k, klen);
-            if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) {
-                lua_pop(L, 1);
-                continue;
-            }
-            lua_pop(L, 1);
-            lua_pushlstring(L, k, klen);
-            lua_pushboolean(L, 1);
+            lua_pushboolean(L, 0);
             lua_rawset(L, lua_upvalueindex(3));
         }
+        vn_given = vn;
         lua_pushlstring(L, k, klen);
         if (v->kind == PODERO_KIND_HEAT_PUMP) {
-            /* a field named like a method must give the field: read it directly */
+            /* not through the cache: a field named like a method must give the field here,
+             * and must not shadow the method for later reads */
             push_value(L, v->sd, vn, is_decimal_field(k, klen), PODERO_KIND_PLAIN);
             return 2;
         }
-        lua_pushvalue(L, lua_upvalueindex(1));
-        lua_pushvalue(L, -2);
         break;
     }
-    /* read through view_index so that the value rules and the cache apply */
+    /* the key is on top: read the value as indexing would (same rules, same cache), but from
+     * the node at hand: a lookup by name per field would make this quadratic */
     {
-        int top = lua_gettop(L);
-        lua_pushcfunction(L, view_index);
-        lua_insert(L, top - 1);
-        lua_call(L, 2, 1);
+        int kidx = lua_gettop(L), vidx;
+        lua_pushvalue(L, lua_upvalueindex(1));
+        vidx = lua_gettop(L);
+        if (!cache_get(L, vidx, kidx)) {
+            int child_kind = nd->type == PJ_ARR && v->kind == PODERO_KIND_HEAT_PUMP_LIST
+                           ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN;
+            uint32_t vn = nd->type == PJ_ARR ? pj_arr_get(doc, v->node, (uint32_t)(pos - 1))
+                                             : vn_given;
+            if (push_value(L, v->sd, vn, 0, child_kind))
+                cache_put(L, vidx, kidx);
+        }
+        lua_remove(L, vidx);
     }
     return 2;
 }
 
 /* podero.fields(obj): for name, value in podero.fields(obj) ... (arrays: index, value) */
 int podero_doc_fields(lua_State *L) {
-    check_view(L, 1);
+    podero_view *v = check_view(L, 1);
+    const pj_doc *doc = &v->sd->doc;
+    const pj_node *nd = &doc->nodes[v->node];
     lua_settop(L, 1);
     lua_pushinteger(L, 0);
-    lua_pushnil(L);
+    if (nd->type == PJ_OBJ) {
+        uint32_t i;
+        lua_createtable(L, 0, (int)nd->count);
+        for (i = 0; i < nd->count; i++) {
+            size_t klen;
+            const char *k = pj_str(doc, &doc->nodes[doc->kids[nd->u.c.kids + i]], &klen);
+            lua_pushlstring(L, k, klen);
+            lua_pushinteger(L, (lua_Integer)i + 1);
+            lua_rawset(L, -3);      /* a later occurrence overwrites: the last position */
+        }
+    } else {
+        lua_pushnil(L);
+    }
     lua_pushcclosure(L, fields_iter, 3);
     return 1;
 }
