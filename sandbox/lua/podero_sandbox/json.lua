@@ -139,7 +139,9 @@ end
 
 local unesc = { ['"'] = '"', ['\\'] = '\\', ['/'] = '/', b = '\b', f = '\f', n = '\n', r = '\r', t = '\t' }
 
-function M.decode(s, max_depth)
+-- keep_literals: strings and numbers come back as M.raw(literal text), so that re-encoding a
+-- document changes nothing but what was set in it (the sandbox's partial PUT)
+function M.decode(s, max_depth, keep_literals)
   if type(s) ~= "string" then return nil, "body is not a string" end
   max_depth = max_depth or 64
   local pos = 1
@@ -216,7 +218,11 @@ function M.decode(s, max_depth)
         if d == "]" then return a end
         if d ~= "," then pos = pos - 1; fail("expected ',' or ']'") end
       end
-    elseif c == '"' then return str()
+    elseif c == '"' then
+      if not keep_literals then return str() end
+      local start = pos
+      str()
+      return M.raw(sub(s, start, pos - 1))
     elseif sub(s, pos, pos + 3) == "true" then pos = pos + 4; return true
     elseif sub(s, pos, pos + 4) == "false" then pos = pos + 5; return false
     elseif sub(s, pos, pos + 3) == "null" then pos = pos + 4; return NULL
@@ -231,6 +237,7 @@ function M.decode(s, max_depth)
       if a3 then p = b3 + 1 elseif find(s, "^[eE]", p) then fail("bad number") end
       local lit = sub(s, pos, p - 1)
       pos = p
+      if keep_literals then return M.raw(lit) end
       return tonumber(lit)
     end
   end

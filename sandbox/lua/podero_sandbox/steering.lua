@@ -82,65 +82,10 @@ local function store(user, hp, obj)
   dict:set("hpdirty:" .. user.id, 1)
 end
 
----------------------------------------------------------------------------
--- a JSON reader that keeps every scalar as its literal text (J.raw), so that re-encoding a
--- heat pump changes nothing but the fields that were set
----------------------------------------------------------------------------
+-- a heat pump body with every string and number kept as its literal text (J.raw), so that
+-- re-encoding it changes nothing but the fields that were set
 local function parse_raw(s)
-  local pos = 1
-  local function ws() pos = select(2, find(s, "^[ \t\r\n]*", pos)) + 1 end
-  local function strlit()
-    local start = pos
-    pos = pos + 1
-    while true do
-      local _, e = find(s, '^[^"\\]*', pos)
-      pos = e + 1
-      local c = sub(s, pos, pos)
-      if c == '"' then pos = pos + 1; return sub(s, start, pos - 1) end
-      if c == "\\" then pos = pos + 2 else error("bad string") end
-    end
-  end
-  local value
-  value = function()
-    ws()
-    local c = sub(s, pos, pos)
-    if c == "{" then
-      pos = pos + 1
-      local o = J.obj()
-      ws()
-      if sub(s, pos, pos) == "}" then pos = pos + 1; return o end
-      while true do
-        ws()
-        local k = J.decode(strlit())
-        ws(); pos = pos + 1 -- ':'
-        o:add(k, value())
-        ws()
-        local d = sub(s, pos, pos)
-        pos = pos + 1
-        if d == "}" then return o end
-      end
-    elseif c == "[" then
-      pos = pos + 1
-      local a = J.array()
-      ws()
-      if sub(s, pos, pos) == "]" then pos = pos + 1; return a end
-      while true do
-        a[#a + 1] = value()
-        ws()
-        local d = sub(s, pos, pos)
-        pos = pos + 1
-        if d == "]" then return a end
-      end
-    elseif c == '"' then
-      return J.raw(strlit())
-    else
-      local _, e = find(s, "^[^,%]}%s]+", pos)
-      local lit = sub(s, pos, e)
-      pos = e + 1
-      return J.raw(lit)
-    end
-  end
-  return value()
+  return assert(J.decode(s, 64, true))
 end
 
 local function raw_value(v)
