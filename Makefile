@@ -16,7 +16,8 @@ LIBS       := -lcurl -lm
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all build deps test test-gc check ctest fuzz asan valgrind demo sandbox clean
+.PHONY: all build deps test test-gc check ctest fuzz asan asan-build valgrind demo sandbox clean \
+        walk walk-asan walk-valgrind
 
 all: build
 build: $(CORE) build/luajit/podero/core.so
@@ -79,11 +80,27 @@ fuzz:
 # The suite with AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer): the test
 # runner runs in scripts/lua-host.c, which links the sanitizer runtime itself.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-asan: deps build
-	@mkdir -p build/asan/podero
-	gcc -O1 -g $(SAN) $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/asan/podero/core.so $(SRC) $(LIBS)
-	gcc -O1 -g $(SAN) $(WARN) -I$(LUA_INC) -o build/asan/lua-host scripts/lua-host.c -llua$(LUA_VERSION) -lm
+asan: deps asan-build
 	@PODERO_SANITIZE=asan sh scripts/run-tests.sh
+
+asan-build: build/asan/podero/core.so build/asan/lua-host
+build/asan/podero/core.so: $(SRC) $(HDR)
+	@mkdir -p build/asan/podero
+	gcc -O1 -g $(SAN) $(WARN) $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o $@ $(SRC) $(LIBS)
+build/asan/lua-host: scripts/lua-host.c
+	@mkdir -p build/asan
+	gcc -O1 -g $(SAN) $(WARN) -I$(LUA_INC) -o $@ scripts/lua-host.c -llua$(LUA_VERSION) -lm
+
+# The random walk (spec/walk.lua): long-lived clients through seeded random sequences of every
+# public call, each answer checked against the sandbox. Lua 5.4 and LuaJIT; walk-asan and
+# walk-valgrind run it under the sanitizers. PODERO_WALK_SEED=N replays one walk;
+# PODERO_WALK_STEPS sets the steps per seed (default 800 over 4 seeds).
+walk: deps build
+	@sh scripts/walk.sh
+walk-asan: deps asan-build
+	@PODERO_SANITIZE=asan PODERO_WALK_STEPS=$${PODERO_WALK_STEPS:-300} PODERO_WALK_SEEDS=$${PODERO_WALK_SEEDS:-"1 2"} sh scripts/walk.sh
+walk-valgrind: deps build
+	@PODERO_SANITIZE=valgrind PODERO_WALK_STEPS=$${PODERO_WALK_STEPS:-60} PODERO_WALK_SEEDS=$${PODERO_WALK_SEEDS:-"1"} sh scripts/walk.sh
 
 # The suite with the garbage collector at its most aggressive (pause 0).
 test-gc: deps build
