@@ -26,6 +26,35 @@
 
 #include "podero.h"
 
+/*
+ * Pointer ownership: every pointer this file hands to libcurl, and the rule that keeps it valid
+ * for as long as libcurl may read or write through it.
+ *
+ *   c->curl (the sequential handle)
+ *     WRITEDATA, HEADERDATA, ERRORBUFFER -> &c->x, inside the client userdata. Lua never moves
+ *       a userdata; the handle is cleaned up (client_free) before c->x's buffer is freed.
+ *     HTTPHEADER -> c->api_headers / c->api_json_headers, or token_request's own list. Set
+ *       before each curl_easy_perform and cleared (NULL) after it: a list may be freed (token
+ *       renewal, the end of token_request) only while no perform runs, and the handle never
+ *       keeps a pointer to a freed list.
+ *     POSTFIELDS -> the caller's body (a local buffer, or the Lua string argument of _request,
+ *       on the Lua stack for the whole call). Set for one perform, cleared after it.
+ *     SHARE -> c->share: cleaned up after every handle that uses it (client_free).
+ *     URL, CAINFO, PROTOCOLS_STR: libcurl copies the strings.
+ *   the fetch slots (fetch_heat_pumps)
+ *     Each slot is one malloc'd fetch_slot that never moves and lives until fetch_pool_free;
+ *     the pool grows by reallocating c->slots, an array of pointers to slots, which libcurl
+ *     never sees.
+ *     WRITEDATA, HEADERDATA, ERRORBUFFER -> &slot->x; PRIVATE -> slot.
+ *     HTTPHEADER -> slot->headers: the slot's own copy of the API headers, rebuilt (old list
+ *       freed) only in fetch_start, when the slot's handle is in no multi handle, and when the
+ *       token changed since it was built. So a token renewal in the middle of a batch frees no
+ *       list that a running transfer still reads.
+ *     The multi handle: every slot's handle is removed from it before it is cleaned up.
+ *   The client is busy during a batch (c->in_fetch): a progress callback that calls back into
+ *   the same client (a method, close) raises instead of changing what libcurl points at.
+ */
+
 enum grant { GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_STATIC };
 
 /* A token answer is a few hundred bytes; anything over 1 MiB is refused. */
@@ -36,7 +65,6 @@ typedef struct buffer {
     size_t len, cap;
 } buffer;
 
-#define MAX_RETIRED 16
 #define MAX_OLD_SECRETS 8
 
 /* What a transfer collects; one per easy handle. */
@@ -72,15 +100,15 @@ typedef struct podero_client {
     struct curl_slist *api_json_headers;  /* the same and Content-Type: application/json */
     xfer x;                  /* the state of the current transfer on c->curl */
     char url[1024];
-    /* fetch_heat_pumps: a multi handle and a pool of easy handles, made on first use */
+    /* fetch_heat_pumps: a multi handle and a pool of easy handles, made on first use. Each
+     * slot is its own allocation: libcurl holds pointers into it (see "Pointer ownership"),
+     * so growing the pool grows only this array of pointers, never moves a slot. */
     CURLM *multi;
-    struct fetch_slot *slots;
+    struct fetch_slot **slots;
     int n_slots;
     CURLSH *share;           /* connections, TLS sessions and DNS shared by all handles */
-    int in_fetch;            /* a fetch_heat_pumps batch is running */
+    int in_fetch;            /* a fetch_heat_pumps batch is running: the client is busy */
     unsigned token_gen;      /* counts tokens obtained, so a batch renews once per 401 wave */
-    struct curl_slist *retired[MAX_RETIRED];
-    int n_retired;
     /* tokens this client held before: kept (until close) only to redact them from messages,
      * should a server echo an old one back */
     char *old_secrets[MAX_OLD_SECRETS];
@@ -500,6 +528,8 @@ static long transfer(podero_client *c, const request *rq, podero_result *res, in
         curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
     }
     rc = curl_easy_perform(c->curl);
+    /* the handle keeps no pointer to a list or body that may be freed before the next perform */
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
     if (rq->body) {
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
         curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
@@ -639,21 +669,12 @@ static void free_slist_wiped(struct curl_slist *l) {
     curl_slist_free_all(l);
 }
 
+/* Only the sequential handle uses these lists, and only during a perform (see "Pointer
+ * ownership"): they can be freed at any time no perform runs. */
 static void free_api_headers(podero_client *c) {
-    if (c->in_fetch && c->api_headers && c->n_retired < MAX_RETIRED) {
-        /* transfers in flight may still point at these lists: free them after the batch */
-        c->retired[c->n_retired++] = c->api_headers;
-        c->retired[c->n_retired++] = c->api_json_headers;
-    } else {
-        free_slist_wiped(c->api_headers);
-        free_slist_wiped(c->api_json_headers);
-    }
+    free_slist_wiped(c->api_headers);
+    free_slist_wiped(c->api_json_headers);
     c->api_headers = c->api_json_headers = NULL;
-}
-
-static void free_retired_headers(podero_client *c) {
-    while (c->n_retired > 0)
-        free_slist_wiped(c->retired[--c->n_retired]);
 }
 
 static void drop_token(podero_client *c) {
@@ -845,9 +866,11 @@ done:
     return rc;
 }
 
-static int build_api_headers(podero_client *c) {
+/* A new list of the API request headers with the current token (json: for a request with a
+ * JSON body), or NULL out of memory. The caller owns it (free_slist_wiped). */
+static struct curl_slist *make_api_headers(const podero_client *c, int json) {
     buffer b = {0};
-    struct curl_slist *h = NULL, *j = NULL, *t;
+    struct curl_slist *h = NULL, *t;
     if (buf_adds(&b, "Authorization: Bearer ") || buf_adds(&b, c->access_token))
         goto oom;
     if (!(h = curl_slist_append(NULL, b.p))) goto oom;
@@ -856,25 +879,31 @@ static int build_api_headers(podero_client *c) {
     /* the User-Agent as a header line: libcurl would format CURLOPT_USERAGENT anew each time */
     if (c->user_agent && !(t = curl_slist_append(h, c->user_agent))) goto oom;
     h = t;
-    if (!(j = curl_slist_append(NULL, b.p))) goto oom;
-    if (!(t = curl_slist_append(j, "Accept: application/json"))) goto oom;
-    j = t;
-    if (c->user_agent && !(t = curl_slist_append(j, c->user_agent))) goto oom;
-    j = t;
-    if (!(t = curl_slist_append(j, "Content-Type: application/json"))) goto oom;
-    j = t;
-    if (!(t = curl_slist_append(j, "Expect:"))) goto oom;
-    j = t;
+    if (json) {
+        if (!(t = curl_slist_append(h, "Content-Type: application/json"))) goto oom;
+        h = t;
+        if (!(t = curl_slist_append(h, "Expect:"))) goto oom;
+        h = t;
+    }
     buf_wipe_free(&b);
+    return h;
+oom:
+    buf_wipe_free(&b);
+    free_slist_wiped(h);
+    return NULL;
+}
+
+static int build_api_headers(podero_client *c) {
+    struct curl_slist *h = make_api_headers(c, 0), *j = make_api_headers(c, 1);
+    if (!h || !j) {
+        free_slist_wiped(h);
+        free_slist_wiped(j);
+        return -1;
+    }
     free_api_headers(c);
     c->api_headers = h;
     c->api_json_headers = j;
     return 0;
-oom:
-    buf_wipe_free(&b);
-    curl_slist_free_all(h);
-    curl_slist_free_all(j);
-    return -1;
 }
 
 /* Makes sure a valid token is at hand. force: renew even if the cached one looks valid. */
@@ -972,6 +1001,9 @@ static podero_client *check_client(lua_State *L) {
     podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
     if (c->closed)
         luaL_error(L, "podero: client is closed");
+    if (c->in_fetch)
+        luaL_error(L, "podero: client is busy: a call on the client that runs fetch_heat_pumps "
+                      "cannot be made from its progress callback");
     return c;
 }
 
@@ -988,7 +1020,6 @@ static void client_free(podero_client *c) {
         c->share = NULL;
     }
     c->in_fetch = 0;
-    free_retired_headers(c);
     podero_strfree(&c->ca_file);
     podero_strfree(&c->user_agent);
     {
@@ -1012,6 +1043,9 @@ static void client_free(podero_client *c) {
 
 static int l_close(lua_State *L) {
     podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
+    if (c->in_fetch)
+        return luaL_error(L, "podero: client is busy: close() cannot be called from the progress "
+                             "callback of its own fetch_heat_pumps");
     client_free(c);
     return 0;
 }
@@ -1222,6 +1256,8 @@ typedef struct fetch_slot {
     CURL *easy;
     xfer x;
     int item;               /* the item it carries, -1 when idle */
+    struct curl_slist *headers;  /* this slot's API headers (see "Pointer ownership") */
+    unsigned headers_gen;   /* the token generation they carry */
 } fetch_slot;
 
 enum { ITEM_WAITING = 0, ITEM_RUNNING, ITEM_DONE };
@@ -1262,11 +1298,14 @@ static int batch_gc(lua_State *L) {
 static void fetch_pool_free(podero_client *c) {
     int i;
     for (i = 0; i < c->n_slots; i++) {
-        if (c->multi && c->slots[i].item >= 0)
-            curl_multi_remove_handle(c->multi, c->slots[i].easy);
-        if (c->slots[i].easy)
-            curl_easy_cleanup(c->slots[i].easy);
-        buf_wipe_free(&c->slots[i].x.body);
+        fetch_slot *sl = c->slots[i];
+        if (c->multi && sl->item >= 0)
+            curl_multi_remove_handle(c->multi, sl->easy);
+        if (sl->easy)
+            curl_easy_cleanup(sl->easy);
+        free_slist_wiped(sl->headers);
+        buf_wipe_free(&sl->x.body);
+        free(sl);
     }
     free(c->slots);
     c->slots = NULL;
@@ -1279,7 +1318,7 @@ static void fetch_pool_free(podero_client *c) {
 
 /* Makes sure there are at least n configured idle slots. Returns 0, or -1 out of memory. */
 static int fetch_pool_ensure(podero_client *c, int n) {
-    fetch_slot *s;
+    fetch_slot **s;
     if (!c->multi) {
         c->multi = curl_multi_init();
         if (!c->multi)
@@ -1289,23 +1328,26 @@ static int fetch_pool_ensure(podero_client *c, int n) {
     }
     if (n <= c->n_slots)
         return 0;
-    s = (fetch_slot *)realloc(c->slots, (size_t)n * sizeof *s);
+    /* only the array of pointers moves; the slots libcurl points into stay where they are */
+    s = (fetch_slot **)realloc(c->slots, (size_t)n * sizeof *s);
     if (!s)
         return -1;
     c->slots = s;
     while (c->n_slots < n) {
-        fetch_slot *sl = &c->slots[c->n_slots];
-        memset(sl, 0, sizeof *sl);
+        fetch_slot *sl = (fetch_slot *)calloc(1, sizeof *sl);
+        if (!sl)
+            return -1;
         sl->item = -1;
         sl->x.retry_after = -1;
         sl->easy = curl_easy_init();
         if (!sl->easy || configure_easy(c, sl->easy, &sl->x) != CURLE_OK) {
             if (sl->easy)
                 curl_easy_cleanup(sl->easy);
+            free(sl);
             return -1;
         }
         curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, (void *)sl);
-        c->n_slots++;
+        c->slots[c->n_slots++] = sl;
     }
     return 0;
 }
@@ -1316,10 +1358,19 @@ static void item_fail(fetch_item *it, const podero_result *r) {
     it->state = ITEM_DONE;
 }
 
-/* Starts item i on slot sl. */
-static void fetch_start(podero_client *c, fetch_batch *b, int i, fetch_slot *sl, int include_deleted) {
+/* Starts item i on the idle slot sl. Returns 0, or -1 (out of memory; nothing started). */
+static int fetch_start(podero_client *c, fetch_batch *b, int i, fetch_slot *sl, int include_deleted) {
     fetch_item *it = &b->items[i];
     long timeout_ms = c->timeout_ms;
+    if (!sl->headers || sl->headers_gen != c->token_gen) {
+        /* the slot is idle (in no multi handle): its old list can go */
+        struct curl_slist *h = make_api_headers(c, 0);
+        if (!h)
+            return -1;
+        free_slist_wiped(sl->headers);
+        sl->headers = h;
+        sl->headers_gen = c->token_gen;
+    }
     snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s%s",
              c->base_url, it->org, it->user, it->hp, include_deleted ? "?include_deleted=true" : "");
     if (c->deadline_at > 0) {
@@ -1332,17 +1383,20 @@ static void fetch_start(podero_client *c, fetch_batch *b, int i, fetch_slot *sl,
     sl->x.retry_after = -1;
     sl->x.limit = c->max_response_bytes;
     sl->x.err[0] = 0;
-    sl->item = i;
-    curl_easy_setopt(sl->easy, CURLOPT_URL, c->url);
-    curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, c->api_headers);
+    if (curl_easy_setopt(sl->easy, CURLOPT_URL, c->url) != CURLE_OK)
+        return -1;              /* libcurl copies the URL: only out of memory fails */
+    curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, sl->headers);
     curl_easy_setopt(sl->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(sl->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
     curl_easy_setopt(sl->easy, CURLOPT_HTTPGET, 1L);
+    if (curl_multi_add_handle(c->multi, sl->easy) != CURLM_OK)
+        return -1;
+    sl->item = i;
     it->state = ITEM_RUNNING;
     it->attempts++;
     it->gen = c->token_gen;
     c->api_requests++;
-    curl_multi_add_handle(c->multi, sl->easy);
+    return 0;
 }
 
 /*
@@ -1450,6 +1504,15 @@ static void fetch_read_ref(lua_State *L, int refs, int i, fetch_item *it) {
     lua_pop(L, 1);
 }
 
+/* Calls progress (stack index 4) with (done, total) under lua_pcall, with no libcurl call on
+ * the C stack. Returns 0, or 1 when it raised (the error is left on the stack). */
+static int call_progress(lua_State *L, int done, int n) {
+    lua_pushvalue(L, 4);
+    lua_pushinteger(L, done);
+    lua_pushinteger(L, n);
+    return lua_pcall(L, 2, 0, 0) != LUA_OK;
+}
+
 /*
  * client:fetch_heat_pumps(refs [, opts]) -> hps, errs, failed
  * opts: concurrency (1..256, default 16), include_deleted, progress = function(done, total).
@@ -1530,7 +1593,7 @@ static int l_fetch_heat_pumps(lua_State *L) {
         /* start what may start */
         for (s = 0; s < concurrency && (next_fresh < n || n_retry > 0); s++) {
             int pick = -1, q;
-            if (c->slots[s].item >= 0)
+            if (c->slots[s]->item >= 0)
                 continue;
             for (q = 0; q < n_retry; q++) {
                 if (b->items[b->retry_q[q]].not_before <= now) {
@@ -1554,16 +1617,27 @@ static int l_fetch_heat_pumps(lua_State *L) {
                     redact(c, &token_err);
                 token_broken = 1;
                 item_fail(&b->items[pick], &token_err);
-            } else {
-                fetch_start(c, b, pick, &c->slots[s], include_deleted);
+            } else if (fetch_start(c, b, pick, c->slots[s], include_deleted) == 0) {
                 running++;
                 continue;
+            } else {
+                podero_result r;
+                memset(&r, 0, sizeof r);
+                r.retry_after = -1;
+                set_result(&r, "network", 0, "out of memory");
+                item_fail(&b->items[pick], &r);
             }
             /* finished without a transfer */
             done++;
             failed++;
             s--;    /* the slot is still free */
+            if (progress && call_progress(L, done, n)) {
+                aborted = 1;
+                break;
+            }
         }
+        if (aborted)
+            break;
         if (running > 0) {
             int finished_any = 0;
             curl_multi_perform(c->multi, &still);
@@ -1581,14 +1655,9 @@ static int l_fetch_heat_pumps(lua_State *L) {
                     done++;
                     if (!b->items[idx].has_doc)
                         failed++;
-                    if (progress) {
-                        lua_pushvalue(L, 4);
-                        lua_pushinteger(L, done);
-                        lua_pushinteger(L, n);
-                        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-                            aborted = 1;        /* the error stays on the stack */
-                            break;
-                        }
+                    if (progress && call_progress(L, done, n)) {
+                        aborted = 1;
+                        break;
                     }
                 }
             }
@@ -1610,13 +1679,12 @@ static int l_fetch_heat_pumps(lua_State *L) {
     }
     /* detach whatever still runs (only after an aborted progress callback) */
     for (i = 0; i < c->n_slots; i++) {
-        if (c->slots[i].item >= 0) {
-            curl_multi_remove_handle(c->multi, c->slots[i].easy);
-            c->slots[i].item = -1;
+        if (c->slots[i]->item >= 0) {
+            curl_multi_remove_handle(c->multi, c->slots[i]->easy);
+            c->slots[i]->item = -1;
         }
     }
     c->in_fetch = 0;
-    free_retired_headers(c);
     if (aborted)
         return lua_error(L);
 
