@@ -1127,12 +1127,13 @@ static void bind_context(lua_State *L, const char *org, const char *user) {
 
 /* The common tail of the GET calls: runs the request and pushes a view or nil, err. */
 static int get_and_push(lua_State *L, podero_client *c, int kind, int want_array,
-                        const char *org, const char *user) {
+                        const char *org, const char *user, const char *want_id) {
     podero_result res;
     c->deadline_at = c->deadline > 0 ? podero_monotonic() + c->deadline : 0;
     if (api_call(c, "GET", NULL, RETRY_IDEMPOTENT, &res) != 0)
         return podero_fail(L, &res);
-    if (!podero_doc_push(L, c->x.body.p ? c->x.body.p : "", c->x.body.len, kind, want_array, &res))
+    if (!podero_doc_push(L, c->x.body.p ? c->x.body.p : "", c->x.body.len, kind, want_array,
+                         want_id, &res))
         return podero_fail(L, &res);
     bind_context(L, org, user);
     return 1;
@@ -1148,7 +1149,7 @@ static int l_heat_pump(lua_State *L) {
     del = check_request_opts(L, 5, "heat_pump");
     snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s%s",
              c->base_url, org, user, hp, del ? "?include_deleted=true" : "");
-    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP, 0, org, user);
+    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP, 0, org, user, hp);
 }
 
 static int l_users(lua_State *L) {
@@ -1159,7 +1160,7 @@ static int l_users(lua_State *L) {
     del = check_request_opts(L, 3, "users");
     snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users%s", c->base_url, org,
              del ? "?include_deleted=true" : "");
-    return get_and_push(L, c, PODERO_KIND_PLAIN, 1, org, NULL);
+    return get_and_push(L, c, PODERO_KIND_PLAIN, 1, org, NULL, NULL);
 }
 
 static int l_heat_pumps(lua_State *L) {
@@ -1171,16 +1172,17 @@ static int l_heat_pumps(lua_State *L) {
     del = check_request_opts(L, 4, "heat_pumps");
     snprintf(c->url, sizeof c->url, "%s/api/partners/v2.0/org/%s/users/%s/heat-pumps%s",
              c->base_url, org, user, del ? "?include_deleted=true" : "");
-    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP_LIST, 1, org, user);
+    return get_and_push(L, c, PODERO_KIND_HEAT_PUMP_LIST, 1, org, user, NULL);
 }
 
 /*
- * client:_request(method, path [, json_body [, result]]): the primitive behind the Lua-level
+ * client:_request(method, path [, json_body [, result [, expect_id]]]): the primitive behind the Lua-level
  * calls in lua/podero/. method: "GET", "PUT" or "POST"; path: below base_url, starting
  * with "/api/"; json_body: a JSON text (sent with Content-Type: application/json); result:
  * "object" (default), "heat_pump", "array", "heat_pump_list" or "none" (any 2xx body, answered
  * as true). GET and PUT follow the retry rules of heat_pump; POST is retried only when the
- * request never left (connection refused, DNS).
+ * request never left (connection refused, DNS). expect_id (with result "heat_pump"): the id the
+ * answer must be about (podero_heat_pump_check).
  */
 static int l_request(lua_State *L) {
     podero_client *c = check_client(L);
@@ -1191,6 +1193,7 @@ static int l_request(lua_State *L) {
     const char *path = luaL_checklstring(L, 3, &plen);
     const char *json = luaL_optlstring(L, 4, NULL, &blen);
     int r = luaL_checkoption(L, 5, "object", results);
+    char want_id[37] = "";
     buffer body = {0};
     podero_result res;
     int rc;
@@ -1205,6 +1208,8 @@ static int l_request(lua_State *L) {
     }
     if (json && m == 0)
         return luaL_error(L, "podero: _request: a GET has no body");
+    if (!lua_isnoneornil(L, 6))
+        check_uuid(L, 6, "expect_id", "_request", want_id);
     snprintf(c->url, sizeof c->url, "%s%.*s", c->base_url, (int)plen, path);
     body.p = (char *)json;
     body.len = blen;
@@ -1218,7 +1223,7 @@ static int l_request(lua_State *L) {
     }
     if (!podero_doc_push(L, c->x.body.p ? c->x.body.p : "", c->x.body.len,
                          r == 1 ? PODERO_KIND_HEAT_PUMP : r == 3 ? PODERO_KIND_HEAT_PUMP_LIST : PODERO_KIND_PLAIN,
-                         r >= 2, &res))
+                         r >= 2, r == 1 ? want_id : NULL, &res))
         return podero_fail(L, &res);
     return 1;
 }
@@ -1441,14 +1446,13 @@ static int fetch_finish(podero_client *c, fetch_batch *b, fetch_slot *sl, CURLco
     if (status >= 200 && status < 300) {
         char err[200];
         int prc = pj_parse(&it->doc, sl->x.body.p ? sl->x.body.p : "", sl->x.body.len, err, sizeof err);
-        if (prc == 0 && it->doc.nodes[0].type == PJ_OBJ) {
+        if (prc == 0 && podero_heat_pump_check(&it->doc, it->hp, status, &r) == 0) {
             it->has_doc = 1;
             it->state = ITEM_DONE;
             return 1;
         }
         if (prc == 0) {
             pj_free(&it->doc);
-            set_result(&r, "decode", status, "the answer is JSON but not an object");
         } else {
             set_result(&r, "decode", status, "the answer is not valid JSON: %s", err);
         }

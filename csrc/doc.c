@@ -16,8 +16,10 @@
  *     is a JSON number literal reads as tonumber(string);
  *   - keys are looked up as sent; when a key is repeated the last one wins.
  */
-#include <string.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "podero.h"
 
@@ -216,19 +218,20 @@ static int view_index(lua_State *L) {
     doc = &v->sd->doc;
     nd = &doc->nodes[v->node];
 
+    /* methods come before fields, so scripts stay stable when the server adds a field of the
+     * same name (podero.fields() still shows such a field): a heat pump's (upvalue 1), and
+     * raw/to_table/fields on every object and array (upvalue 2) */
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(v->kind == PODERO_KIND_HEAT_PUMP ? 1 : 2)) != LUA_TNIL)
+            return 1;
+        lua_pop(L, 1);
+    }
     if (nd->type == PJ_OBJ) {
         size_t klen;
         const char *k;
         if (lua_type(L, 2) != LUA_TSTRING)
             return 0;
-        /* methods of a heat pump come before its fields, so scripts stay stable when the
-         * server adds a field of the same name; podero.fields() still shows such a field */
-        if (v->kind == PODERO_KIND_HEAT_PUMP) {
-            lua_pushvalue(L, 2);
-            if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-                return 1;
-            lua_pop(L, 1);
-        }
         k = lua_tolstring(L, 2, &klen);
         vn = pj_obj_get(doc, v->node, k, klen);
         if (vn == PJ_NONE)
@@ -430,10 +433,13 @@ int podero_doc_to_table(lua_State *L) {
     return 1;
 }
 
-/* hp:raw(): the body as received (for a nested object: the whole body it came from). */
+/* v:raw(): the bytes of this value as received: the whole body for an answer, and for an
+ * element or a nested value exactly its own bytes (never its neighbours'). */
 int podero_doc_raw(lua_State *L) {
     podero_view *v = check_view(L, 1);
-    lua_pushlstring(L, v->sd->doc.text, v->sd->doc.len);
+    size_t start, len;
+    pj_span(&v->sd->doc, v->node, &start, &len);
+    lua_pushlstring(L, v->sd->doc.text + start, len);
     return 1;
 }
 
@@ -471,8 +477,66 @@ int podero_doc_is_view(lua_State *L) {
     return 1;
 }
 
+/* What a JSON value is, by pj_type, for messages: "the answer is JSON a string, not an object". */
+static const char *const type_names[] = {"null", "false", "true", "a number", "a number",
+                                         "a string", "an array", "an object"};
+
+/* The fields HeatPumpDetailOutput marks required (besides id, which may be absent or null). */
+static const char *const required_fields[] = {
+    "connection_status", "monitoring_status", "steering_status", "device_model", "owner",
+    "created_at", "updated_at",
+};
+
+int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res) {
+    const pj_node *root = &doc->nodes[0];
+    uint32_t n;
+    size_t i;
+    if (root->type != PJ_OBJ) {
+        res->kind = "decode";
+        res->status = status;
+        snprintf(res->message, sizeof res->message, "the answer is JSON %s, not an object",
+                 type_names[root->type]);
+        return -1;
+    }
+    n = pj_obj_get(doc, 0, "id", 2);
+    if (n != PJ_NONE && doc->nodes[n].type != PJ_NULL) {
+        size_t len;
+        const char *s;
+        if (doc->nodes[n].type != PJ_STR) {
+            res->kind = "decode";
+            res->status = status;
+            snprintf(res->message, sizeof res->message, "the answer's heat pump id is not a string");
+            return -1;
+        }
+        s = pj_str(doc, &doc->nodes[n], &len);
+        if (want_id && (len != strlen(want_id) || strncasecmp(s, want_id, len) != 0)) {
+            char shown[41];
+            size_t k, m = len < 40 ? len : 40;
+            for (k = 0; k < m; k++)  /* printable ASCII only: the id is the server's text */
+                shown[k] = (s[k] >= 0x20 && s[k] < 0x7f) ? s[k] : '?';
+            shown[m] = 0;
+            res->kind = "decode";
+            res->status = status;
+            snprintf(res->message, sizeof res->message,
+                     "the answer is about heat pump %s%s, not the %s asked for", shown,
+                     len > 40 ? "..." : "", want_id);
+            return -1;
+        }
+    }
+    for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
+        if (pj_obj_get(doc, 0, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
+            res->kind = "decode";
+            res->status = status;
+            snprintf(res->message, sizeof res->message,
+                     "the answer is not a heat pump: it lacks the required field %s", required_fields[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int want_array,
-                    podero_result *res) {
+                    const char *want_id, podero_result *res) {
     podero_shared_doc *sd;
     podero_view *v;
     char err[200];
@@ -498,12 +562,15 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int wa
     }
     root_type = sd->doc.nodes[0].type;
     if (root_type != (want_array ? PJ_ARR : PJ_OBJ)) {
-        static const char *const names[] = {"null", "false", "true", "a number", "a number",
-                                            "a string", "an array", "an object"};
         lua_pop(L, 1);
         res->kind = "decode";
         snprintf(res->message, sizeof res->message, "the answer is JSON %s, not %s",
-                 names[root_type], want_array ? "an array" : "an object");
+                 type_names[root_type], want_array ? "an array" : "an object");
+        return 0;
+    }
+    if (kind == PODERO_KIND_HEAT_PUMP && want_id &&
+        podero_heat_pump_check(&sd->doc, want_id[0] ? want_id : NULL, res->status, res) != 0) {
+        lua_pop(L, 1);
         return 0;
     }
     return 1;
@@ -539,11 +606,15 @@ void podero_doc_open(lua_State *L) {
 #endif
     luaL_newmetatable(L, PODERO_VIEW_MT);
     luaL_setfuncs(L, meta, 0);
-    /* __index has the heat pump methods table as upvalue 1; module.c fills it */
+    /* __index has the heat pump methods as upvalue 1 and the methods of every object and array
+     * as upvalue 2; module.c hands both to lua/podero, which fills them */
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "methods");
-    lua_pushcclosure(L, view_index, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "object_methods");
+    lua_pushcclosure(L, view_index, 2);
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "podero.object");
     lua_setfield(L, -2, "__metatable");   /* getmetatable() hides the real one */

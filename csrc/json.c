@@ -460,7 +460,7 @@ value:                                   /* p at the first byte of a value (not 
             n->reserved = 0;
             n->count = 0;
             n->u.c.kids = nt;                    /* while open: base of its children in tmp */
-            n->u.c.pad = 0;
+            n->u.c.start = (uint32_t)(p - st.base);   /* its first byte, for pj_span */
             cur = nn++;
             stk[depth++] = cur;
             p++;
@@ -691,4 +691,37 @@ void pj_free(pj_doc *doc) {
     free(doc->nodes);
     free(doc->kids);
     memset(doc, 0, sizeof *doc);
+}
+
+/* The end (one past the last byte) of the array or object whose bracket is text[i]: a scan
+ * that counts brackets outside strings. Only called on a document pj_parse accepted. */
+static size_t container_end(const char *text, size_t len, size_t i) {
+    int depth = 0;
+    for (; i < len; i++) {
+        char ch = text[i];
+        if (ch == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;        /* an escaped byte, a quote among them */
+        } else if (ch == '[' || ch == '{') {
+            depth++;
+        } else if ((ch == ']' || ch == '}') && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return len;
+}
+
+void pj_span(const pj_doc *doc, uint32_t n, size_t *start, size_t *len) {
+    const pj_node *nd = &doc->nodes[n];
+    if (n == 0) {
+        *start = 0;
+        *len = doc->len;
+    } else if (nd->type == PJ_ARR || nd->type == PJ_OBJ) {
+        *start = nd->u.c.start;
+        *len = container_end(doc->text, doc->len, nd->u.c.start) - nd->u.c.start;
+    } else {
+        *start = 0;     /* scalars are never views: no span is recorded for them */
+        *len = 0;
+    }
 }

@@ -36,7 +36,8 @@ typedef struct pj_node {
         int64_t i;                                  /* PJ_INT */
         double  d;                                  /* PJ_DBL */
         struct { uint32_t off, len; } s;            /* PJ_STR: bytes at (flags&ESCAPED ? strbuf : text) + off */
-        struct { uint32_t kids, pad; } c;           /* PJ_ARR/PJ_OBJ: first index into doc->kids */
+        struct { uint32_t kids, start; } c;         /* PJ_ARR/PJ_OBJ: first index into doc->kids;
+                                                       offset of its '[' or '{' in text */
     } u;
 } pj_node;
 
@@ -104,6 +105,13 @@ static inline uint32_t pj_arr_get(const pj_doc *doc, uint32_t arr, uint32_t i) {
     const pj_node *n = &doc->nodes[arr];
     return i < n->count ? doc->kids[n->u.c.kids + i] : PJ_NONE;
 }
+
+/*
+ * The bytes of node n as received, as an offset and a length into doc->text: node 0 (the
+ * root), the whole body, whitespace included; an array or object, from its bracket to the
+ * matching one, byte for byte as sent; any other node, length 0 (scalars record no offset).
+ */
+void pj_span(const pj_doc *doc, uint32_t n, size_t *start, size_t *len);
 
 /* 1 if the bytes s[0..len) are exactly one JSON number literal (RFC 8259 grammar), else 0. */
 int pj_is_number_literal(const char *s, size_t len);

@@ -125,7 +125,7 @@ static int l_parse(lua_State *L) {
     res.retry_after = -1;
     if (!podero_doc_push(L, body, len,
                          k == 1 ? PODERO_KIND_HEAT_PUMP : k == 2 ? PODERO_KIND_HEAT_PUMP_LIST : PODERO_KIND_PLAIN,
-                         k >= 2, &res))
+                         k >= 2, NULL, &res))
         return podero_fail(L, &res);
     return 1;
 }
@@ -168,6 +168,8 @@ int luaopen_podero_core(lua_State *L) {
     luaL_getmetatable(L, PODERO_VIEW_MT);
     lua_getfield(L, -1, "methods");
     lua_setfield(L, -3, "heat_pump_methods");
+    lua_getfield(L, -1, "object_methods");
+    lua_setfield(L, -3, "object_methods");
     lua_pop(L, 1);
     luaL_getmetatable(L, PODERO_ERROR_MT);
     lua_setfield(L, -2, "error_mt");

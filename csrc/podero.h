@@ -66,7 +66,14 @@ void podero_doc_open(lua_State *L);     /* registers the view metatable; leaves 
  * object for PODERO_KIND_HEAT_PUMP/PLAIN objects, an array for ..._LIST).
  */
 int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int want_array,
-                    podero_result *res);
+                    const char *want_id, podero_result *res);
+/*
+ * The rule of a heat pump detail answer (HeatPumpDetailOutput): the root is an object, its id is
+ * absent, null or want_id (case-insensitively; want_id NULL: not checked), and it has every
+ * field the contract marks required. Returns 0, or -1 with res filled as a "decode" error
+ * naming the id received or the field missing. Touches no Lua.
+ */
+int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res);
 void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind);  /* takes the doc over */
 int podero_doc_fields(lua_State *L);
 int podero_doc_to_table(lua_State *L);

@@ -122,34 +122,25 @@ describe_suite("JSONTestSuite as heat pump bodies", function()
   describe("over the network (sandbox fault body, status 200)", function()
     before_each(function() support.reset() end)
 
+    -- none is a heat pump answer: valid JSON that is not an object, or an object without the
+    -- fields a heat pump requires, is a decode error as much as invalid JSON is
     local cases = {
-      { "y_object_basic.json", true },
-      { "y_object_empty.json", true },
-      { "y_structure_lonely_int.json", false },
-      { "y_array_empty.json", false },
-      { "n_object_trailing_comma.json", false },
-      { "n_structure_100000_opening_arrays.json", false },
-      { "n_structure_open_object.json", false },
-      { "n_number_NaN.json", false },
+      "y_object_basic.json", "y_object_empty.json", "y_structure_lonely_int.json",
+      "y_array_empty.json", "n_object_trailing_comma.json", "n_structure_100000_opening_arrays.json",
+      "n_structure_open_object.json", "n_number_NaN.json",
     }
-    for _, case in ipairs(cases) do
-      it(case[1], function()
-        local body = hard.read_file(DIR .. "/" .. case[1])
-        if not body then return pending("missing " .. case[1]) end
+    for _, name in ipairs(cases) do
+      it(name .. " is a decode error, not retried", function()
+        local body = hard.read_file(DIR .. "/" .. name)
+        if not body then return pending("missing " .. name) end
         local demo = support.demo()
         local c = support.new_client()
         support.fault({ status = 200, body = body, headers = { ["Content-Type"] = "application/json" } })
         local hp, err = c:heat_pump(demo.org_id, demo.user_id, demo.heat_pump_id)
-        if case[2] then
-          assert.is_nil(err)
-          walk(hp)
-          assert.equal(body, hp:raw())
-        else
-          assert.is_nil(hp)
-          assert.equal("decode", err.kind)
-          assert.equal(200, err.status)
-          assert.equal(1, err.attempts)
-        end
+        assert.is_nil(hp)
+        assert.equal("decode", err.kind)
+        assert.equal(200, err.status)
+        assert.equal(1, err.attempts)
         c:close()
       end)
     end

@@ -229,10 +229,26 @@ function _M.ipairs(arr)
   end
 end
 
+--- The bytes of a podero object or array exactly as received: the whole body for an answer;
+-- for an element of a list or a nested value, that value's own bytes and nothing around it.
+-- The same as `v:raw()`.
+-- @function podero.raw
+_M.raw = function(obj)
+  if not core.is_object(obj) then
+    error("podero.raw: obj must be a podero object, got " .. type(obj), 2)
+  end
+  return core.raw(obj)
+end
+
 --- True when v is an object (or array) made by podero.
 _M.is_object = core.is_object
 
--- Methods of heat pump objects (they come before fields of the same name).
+-- Methods of every object and array, and of heat pump objects (they come before fields of
+-- the same name; podero.fields and podero.to_table still show such a field).
+local obj_methods = core.object_methods
+obj_methods.fields = core.fields
+obj_methods.raw = core.raw
+obj_methods.to_table = core.to_table
 local hp_methods = core.heat_pump_methods
 hp_methods.fields = core.fields
 hp_methods.raw = core.raw

@@ -82,7 +82,7 @@ end
 
 --- (thread) One API call with a static token. Returns true, body (nil for result "none"), or
 -- false, error fields. Raises (-> the caller raises) only for misuse the C core detects.
-function _M._thread_call(t, token, op, a, b, c, d)
+function _M._thread_call(t, token, op, a, b, c, d, e)
   local client = api_client(t, token)
   local res, err
   if op == "heat_pump" then
@@ -92,7 +92,7 @@ function _M._thread_call(t, token, op, a, b, c, d)
   elseif op == "heat_pumps" then
     res, err = client:heat_pumps(a, b, c)
   elseif op == "_request" then
-    res, err = client:_request(a, b, c, d)
+    res, err = client:_request(a, b, c, d, e)
     if res == true then return true, nil end
   else
     error("podero.ngx: unknown operation " .. tostring(op))
@@ -271,15 +271,15 @@ end
 
 -- One API operation: token, the call in a worker thread, one renewal + retry on a 401.
 -- Returns body (string or nil for "none"), or nil, err.
-function Client:_call(fn, op, a, b, c, d)
+function Client:_call(fn, op, a, b, c, d, e)
   if self.static then
-    local ok, body = run(self, fn, "_thread_call", self.topts, self.static, op, a, b, c, d)
+    local ok, body = run(self, fn, "_thread_call", self.topts, self.static, op, a, b, c, d, e)
     if ok then return body or true end
     return nil, make_error(body)
   end
   local tok, err = self:_token(fn)
   if not tok then return nil, err end
-  local ok, body = run(self, fn, "_thread_call", self.topts, tok, op, a, b, c, d)
+  local ok, body = run(self, fn, "_thread_call", self.topts, tok, op, a, b, c, d, e)
   if ok then return body or true end
   -- the thread's client has a static token; this client's is renewable: say it as outside nginx
   if type(body.message) == "string" then body.message = body.message:gsub(STATIC_NOTE, "") end
@@ -287,7 +287,7 @@ function Client:_call(fn, op, a, b, c, d)
   local attempts = body.attempts or 1
   tok, err = self:_token(fn, tok)
   if not tok then return nil, err end
-  ok, body = run(self, fn, "_thread_call", self.topts, tok, op, a, b, c, d)
+  ok, body = run(self, fn, "_thread_call", self.topts, tok, op, a, b, c, d, e)
   if ok then return body or true end
   if type(body.message) == "string" then body.message = body.message:gsub(STATIC_NOTE, "") end
   body.attempts = (body.attempts or 0) + attempts
@@ -343,11 +343,11 @@ local RESULT_KIND = { object = "object", heat_pump = "heat_pump", array = "array
 
 --- client:_request(method, path [, json_body [, result]]): the primitive of the steering
 -- methods (see csrc/client.c); the C core in the thread checks the arguments.
-function Client:_request(method, path, json, result)
+function Client:_request(method, path, json, result, expect_id)
   local fn = "_request"
   closed_check(self, fn)
   result = result or "object"
-  local body, err = self:_call(fn, "_request", method, path, json, result)
+  local body, err = self:_call(fn, "_request", method, path, json, result, expect_id)
   if not body then return nil, err end
   if result == "none" then return true end
   local kind = RESULT_KIND[result]

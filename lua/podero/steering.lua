@@ -236,7 +236,7 @@ return function(podero, core)
   end
 
   local function put_fields(client, fn, org, user, id, body)
-    local hp, err = client:_request("PUT", hp_path(org, user, id), encode_object(body), "heat_pump")
+    local hp, err = client:_request("PUT", hp_path(org, user, id), encode_object(body), "heat_pump", id)
     if not hp then return nil, err end
     core.set_context(hp, { client = client, org_id = org, user_id = user })
     return hp

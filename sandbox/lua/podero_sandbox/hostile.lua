@@ -9,7 +9,8 @@
 --   /_hostile/clear        POST: empties that log and forgets the "once" modes
 --   /<mode>/once/...       the stall, stallbody, drip, short, declared and endless modes misbehave
 --                          only for the first request after a clear; later requests get
---                          200 {"hostile":"ok"} (to check that a client still works afterwards)
+--                          200 {"hostile":"ok", ...} (to check that a client still works
+--                          afterwards; the fields a heat pump answer requires, and no id)
 --   /capture/...           200 {"captured":true} (a redirect target that records what it gets)
 --   /status/<code>/...     answers <code> with {"detail":"hostile <code>"}
 --   /retry/<mode>/...      429 with a Retry-After of the mode: date_future (now + 1 s, HTTP
@@ -182,7 +183,9 @@ function M.handle()
   local h = handlers[mode or ""]
   if not h then return json_answer(404, '{"detail":"no such hostile mode"}') end
   if a == "once" and not dict:add("once:" .. mode, true) then
-    return json_answer(200, '{"hostile":"ok"}')
+    return json_answer(200, '{"hostile":"ok","connection_status":"ok","monitoring_status":"ok",'
+      .. '"steering_status":"ok","device_model":null,"owner":{},'
+      .. '"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}')
   end
   return h(a, b)
 end
