@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
 
     pj_check_doc(&d);
+    pj_check_spans(&d);
     PJ_CHECK(d.len == size && memcmp(d.text, data, size) == 0);
 
     /* bare number differential */

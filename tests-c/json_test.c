@@ -623,6 +623,45 @@ static void test_oom(const char *path) {
 }
 #endif
 
+/* pj_span: each container's exact bytes, whitespace and tricky strings included */
+static void test_spans(const char *path) {
+    static const char *const docs[] = {
+        " [ 1 , { \"a\" : [ ] , \"b\":\"]}\\\"\" } , [ [ ] ] ] ",
+        "{\"k\":{\"\\u005d\":\"}\"},\"l\":[\"[\",\"\\\\\"]}",
+        "[[[[[]]]],{},{\"x\":{\"y\":{}}}]",
+    };
+    size_t i, len;
+    for (i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        pj_doc d;
+        char err[128];
+        CHECK(parse_s(&d, docs[i], err, sizeof err) == 0);
+        pj_check_spans(&d);
+        pj_free(&d);
+    }
+    {
+        pj_doc d;
+        char err[128];
+        size_t st;
+        CHECK(parse_s(&d, " [ 1 , { \"a\" : [ ] } ] ", err, sizeof err) == 0);
+        pj_span(&d, pj_arr_get(&d, 0, 1), &st, &len);
+        CHECK(len == 13 && memcmp(d.text + st, "{ \"a\" : [ ] }", 13) == 0);
+        pj_free(&d);
+    }
+    {
+        char *body = read_file(path, &len);
+        pj_doc d;
+        char err[128];
+        CHECK(body != NULL);
+        if (body) {
+            CHECK(pj_parse(&d, body, len, err, sizeof err) == 0);
+            pj_check_spans(&d);
+            pj_free(&d);
+            free(body);
+        }
+    }
+    printf("spans: checked\n");
+}
+
 static void test_locale(void) {
     /* the double must not depend on LC_NUMERIC */
     const char *locs[] = { "de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "C.UTF-8", NULL };
@@ -714,6 +753,7 @@ int main(int argc, char **argv) {
     printf("oom: skipped (build with -DPJ_TEST_WRAP -Wl,--wrap=malloc,--wrap=realloc)\n");
 #endif
     test_locale();
+    test_spans(hp);
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -146,4 +146,31 @@ static void pj_check_doc(const pj_doc *d) {
     PJ_CHECK(pj_obj_get(d, 0, "\xff\xff no such key", 14) == PJ_NONE);
 }
 
+/*
+ * pj_span of every array and object: it starts at its bracket, ends at the matching one, and
+ * parsed on its own gives a root of the same type and count (so it is that value's bytes, no
+ * more, no less). The root spans the whole text. Parses: not for allocation-counting tests.
+ */
+static void pj_check_spans(const pj_doc *d) {
+    size_t st, len;
+    pj_span(d, 0, &st, &len);
+    PJ_CHECK(st == 0 && len == d->len);
+    for (uint32_t i = 1; i < d->n_nodes; i++) {
+        const pj_node *n = &d->nodes[i];
+        pj_doc sub;
+        char err[128];
+        pj_span(d, i, &st, &len);
+        if (n->type != PJ_ARR && n->type != PJ_OBJ) {
+            PJ_CHECK(len == 0);
+            continue;
+        }
+        PJ_CHECK(len >= 2 && st + len <= d->len);
+        PJ_CHECK(d->text[st] == (n->type == PJ_ARR ? '[' : '{'));
+        PJ_CHECK(d->text[st + len - 1] == (n->type == PJ_ARR ? ']' : '}'));
+        PJ_CHECK(pj_parse(&sub, d->text + st, len, err, sizeof err) == 0);
+        PJ_CHECK(sub.nodes[0].type == n->type && sub.nodes[0].count == n->count);
+        pj_free(&sub);
+    }
+}
+
 #endif
