@@ -226,3 +226,49 @@ describe("a detail answer about another heat pump", function()
     assert.equal("decode", err.kind)
   end)
 end)
+
+describe("podero.redact", function()
+  local d
+  setup(function()
+    support.reset()
+    d = support.demo()
+  end)
+
+  it("replaces the cue secrets and onboarding tokens of a heat pump, and keeps everything else", function()
+    local c = support.new_client()
+    local hp = c:heat_pump(d.org_id, d.user_id, d.heat_pump_all_actions_id)
+    local raw = hp:raw()
+    local red = podero.redact(hp)
+    local text = cjson.encode(red)
+    local n = 0
+    for v in raw:gmatch("[?&]secret=(%x+)") do n = n + 1; assert.falsy(text:find(v, 1, true)) end
+    for v in raw:gmatch("[?&]token=(%x+)") do n = n + 1; assert.falsy(text:find(v, 1, true)) end
+    assert.is_true(n >= 2)
+    assert.equal(hp.id, red.id)
+    assert.equal(#hp.actions, #red.actions)
+    assert.truthy(red.actions[1].resolution_link.url:find("?secret=<redacted>", 1, true))
+    -- the same on the plain table and on the raw JSON text
+    assert.same(red, podero.redact(hp:to_table()))
+    local rtext = podero.redact(raw)
+    assert.falsy(rtext:find("secret=%x"))
+    assert.same(red, cjson.decode(rtext))
+  end)
+
+  it("leaves a table without secrets equal, copies it, and keeps other query parameters", function()
+    local t = { a = { "https://x/y?lang=de&token=abc#f", 1 }, b = "no secret here", [3] = true }
+    local r = podero.redact(t)
+    assert.equal("https://x/y?lang=de&token=<redacted>#f", r.a[1])
+    assert.equal("no secret here", r.b)
+    assert.is_true(r[3])
+    assert.not_equal(t, r)
+    assert.equal("https://x/y?lang=de&token=abc#f", t.a[1])
+  end)
+
+  it("raises naming v for anything else", function()
+    for _, v in ipairs({ 1, true }) do
+      local ok, err = pcall(podero.redact, v)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("podero.redact: v must be", 1, true), tostring(err))
+    end
+  end)
+end)

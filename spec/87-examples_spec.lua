@@ -72,4 +72,27 @@ describe("examples", function()
     assert.truthy(e:find("no credentials", 1, true), e)
     assert.falsy(e:find("stack traceback", 1, true))
   end)
+
+  it("examples/openresty serves no secret: page and JSON are redacted (podero.redact)", function()
+    -- the example starts its own sandbox, with the same deterministic seed as ours: the secrets
+    -- it would leak are the ones of our copy of the Daikin heat pump it shows
+    local demo = support.seed().demo
+    local body = assert(support.api_get(support.hp_path(demo.org_id, demo.user_id, demo.heat_pump_all_actions_id)))
+    local secrets = {}
+    for v in body:gmatch("[?&]secret=(%x+)") do secrets[#secrets + 1] = v end
+    for v in body:gmatch("[?&]token=(%x+)") do secrets[#secrets + 1] = v end
+    assert.is_true(#secrets >= 2, "the sandbox's heat pump should carry a cue secret and a token")
+    local out = os.tmpname()
+    local ok = support.execute(support.CLEAN_ENV .. "env -u PODERO_BASE_URL bash "
+      .. support.shell_quote(ROOT .. "/examples/openresty/run.sh") .. " --once >" .. out .. " 2>&1 </dev/null")
+    local text = slurp(out)
+    assert.is_true(ok, text)
+    local _, pages = text:gsub("%[HTTP 200%]", "")
+    assert.equal(2, pages, text)
+    assert.truthy(text:find(demo.heat_pump_all_actions_id, 1, true), "the JSON should be the whole heat pump")
+    assert.truthy(text:find("secret=<redacted>", 1, true), text)
+    for _, v in ipairs(secrets) do
+      assert.falsy(text:find(v, 1, true), "a secret was served: " .. v:sub(1, 8) .. "...")
+    end
+  end)
 end)

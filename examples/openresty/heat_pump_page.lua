@@ -52,7 +52,8 @@ function _M.json()
     ngx.status = status
     return ngx.say(cjson.encode({ error = msg }))
   end
-  ngx.say(cjson.encode(hp:to_table()))
+  -- never serve what podero read unredacted: actions carry cue secrets, embeddable_url a token
+  ngx.say(cjson.encode(podero.redact(hp)))
 end
 
 function _M.html()

@@ -63,7 +63,7 @@ done
 
 if [ "$MODE" = "--once" ]; then
   echo "== GET $url/heat-pump.json"
-  curl --noproxy '*' -s -m 30 -w '\n[HTTP %{http_code}]\n' "$url/heat-pump.json" | cut -c1-300
+  curl --noproxy '*' -s -m 30 -w '\n[HTTP %{http_code}]\n' "$url/heat-pump.json"
   echo "== GET $url/"
   curl --noproxy '*' -s -m 30 -w '\n[HTTP %{http_code}]\n' "$url/"
   exit 0

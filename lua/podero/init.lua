@@ -243,6 +243,46 @@ end
 --- True when v is an object (or array) made by podero.
 _M.is_object = core.is_object
 
+-- The URL query parameters that carry a secret in Podero's answers: the cue `secret` of an
+-- action's resolution_link.url, the onboarding `token` of embeddable_url; and OAuth's own.
+local SECRET_PARAMS = { "secret", "token", "access_token", "refresh_token", "client_secret", "password", "code" }
+
+local function redact_string(s)
+  if not s:find("=", 1, true) then return s end
+  for _, p in ipairs(SECRET_PARAMS) do
+    s = s:gsub("([?&]" .. p .. "=)[^&#\\\"%s]*", "%1<redacted>")
+  end
+  return s
+end
+
+local function redact_table(t, seen)
+  if seen[t] then return seen[t] end
+  local out = {}
+  seen[t] = out
+  for k, v in pairs(t) do
+    local tv = type(v)
+    if tv == "string" then v = redact_string(v)
+    elseif tv == "table" then v = redact_table(v, seen) end
+    out[k] = v
+  end
+  return setmetatable(out, getmetatable(t))
+end
+
+--- A copy with every secret query parameter value (`secret=`, `token=`, `access_token=`,
+-- `refresh_token=`, `client_secret=`, `password=`, `code=`) replaced by `<redacted>`: for
+-- showing or serving what podero read (an action's resolution_link.url carries a cue secret,
+-- embeddable_url an onboarding token). Takes a podero object (redacts its to_table()), a
+-- plain table (a deep copy; keys unchanged), or a string (a URL or a JSON text).
+-- @function podero.redact
+-- @usage ngx.say(cjson.encode(podero.redact(hp)))
+function _M.redact(v)
+  local tv = type(v)
+  if tv == "string" then return redact_string(v) end
+  if core.is_object(v) then return redact_table(core.to_table(v), {}) end
+  if tv == "table" then return redact_table(v, {}) end
+  error("podero.redact: v must be a podero object, a table or a string, got " .. tv, 2)
+end
+
 -- Methods of every object and array, and of heat pump objects (they come before fields of
 -- the same name; podero.fields and podero.to_table still show such a field).
 local obj_methods = core.object_methods
