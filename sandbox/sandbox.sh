@@ -16,6 +16,9 @@ MOD_DIR="${SANDBOX_NGINX_MODULES:-/usr/lib/nginx/modules}"
 LUA_SHARE="${SANDBOX_LUA_SHARE:-/usr/share/lua/5.1}"
 LUA_LIB="${SANDBOX_LUA_LIB:-/usr/lib/x86_64-linux-gnu/lua/5.1}"
 
+# shellcheck source=../scripts/proc.sh
+. "$SANDBOX_HOME/../scripts/proc.sh"
+
 die() { echo "sandbox: $*" >&2; exit 1; }
 
 usage() {
@@ -161,11 +164,7 @@ http_code() { # URL
   curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true
 }
 
-alive() { # PID -> 0 if the process exists and is not a zombie
-  local st
-  st="$(ps -o stat= -p "$1" 2>/dev/null || true)"
-  [ -n "$st" ] && [ "${st#Z}" = "$st" ]
-}
+alive() { proc_alive "$1"; } # PID -> 0 if the process exists and is not a zombie
 
 read_pid() { # DIR
   local f="$1/nginx.pid"
@@ -256,21 +255,8 @@ cmd_stop() {
     rm -f "$dir/nginx.pid"
     return 0
   fi
-  # the worker(s) of this master, to wait for them as well
-  local children
-  children="$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -s ' \n' ' ' || true)"
-  kill -TERM "$pid" 2>/dev/null || true
-  local p alive
-  for _ in $(seq 1 100); do
-    alive=0
-    for p in $pid $children; do if alive "$p"; then alive=1; fi; done
-    [ "$alive" = 0 ] && break
-    sleep 0.05
-  done
-  if [ "$alive" = 1 ]; then
-    for p in $pid $children; do kill -KILL "$p" 2>/dev/null || true; done
-    sleep 0.1
-  fi
+  # the master and its worker(s); the pid file stays unless they are gone
+  proc_stop "$pid" || die "nginx (pid $pid) is still running in $dir"
   rm -f "$dir/nginx.pid"
 }
 

@@ -90,7 +90,8 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 read_pid() { [ -s "$1/nginx.pid" ] && tr -dc '0-9' <"$1/nginx.pid"; }
 
-alive() { local st; st="$(ps -o stat= -p "$1" 2>/dev/null || true)"; [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+# shellcheck source=../scripts/proc.sh
+. "$TOP/scripts/proc.sh"
 
 cmd_start() {
   local dir="$1" workers="${2:-1}" port started=0 code=""
@@ -124,15 +125,7 @@ cmd_stop() {
   local dir="$1" pid children p any
   pid="$(read_pid "$dir")" || return 0
   [ -n "$pid" ] || return 0
-  children="$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -s ' \n' ' ' || true)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    any=0
-    for p in $pid $children; do alive "$p" && any=1; done
-    [ "$any" = 0 ] && break
-    sleep 0.05
-  done
-  [ "$any" = 1 ] && for p in $pid $children; do kill -KILL "$p" 2>/dev/null || true; done
+  proc_stop "$pid" || die "nginx (pid $pid) is still running in $dir"
   rm -f "$dir/nginx.pid"
 }
 
