@@ -192,6 +192,38 @@ local function main()
      ("meanwhile the trivial location answered %d times, slowest %.1f ms (limit 50)"):format(tn, tmax * 1000),
      sh("cat " .. q(tmp .. "/trivial.txt")))
 
+  -- issue 9: raw() of elements and nested values, and the detail answer rule, inside nginx
+  local a = get(NG .. "/answers")
+  ok(a.n and a.n >= 3 and a.slices and a.own and a.owner_email,
+     "raw() of a list element or nested value is its own bytes inside nginx", cjson.encode(a))
+  local demo = get(SB .. "/_sandbox/seed").demo
+  for _, case in ipairs({
+    { '{"status":200,"json":{}}', "lacks the required field connection_status", "{} as a heat pump" },
+    { '{"status":200,"json":{"id":"' .. demo.heat_pump_all_actions_id .. '","connection_status":"ok"}}',
+      demo.heat_pump_all_actions_id, "another heat pump's answer" },
+  }) do
+    faults(case[1])
+    local r = get(NG .. "/hp")
+    faults(nil)
+    ok(r.error and r.error.kind == "decode" and tostring(r.error.message):find(case[2], 1, true),
+       "a detail answer that is not the heat pump asked for is a decode error inside nginx: " .. case[3],
+       cjson.encode(r))
+  end
+
+  -- the random walk, driven from an ngx.timer (it resets the sandbox: run last on this nginx)
+  local seed = tonumber(os.getenv("PODERO_WALK_SEED") or "") or os.time() % 1000000
+  local steps = tonumber(os.getenv("PODERO_NGINX_WALK_STEPS") or "") or 250
+  get(NG .. "/walk?seed=" .. seed .. "&steps=" .. steps)
+  local w
+  for _ = 1, 1200 do -- at most 240 s
+    w = get(NG .. "/walk_status")
+    if w.done then break end
+    sh("sleep 0.2")
+  end
+  ok(w and w.done and w.ok, ("the random walk inside nginx (seed %d, %d steps, from an ngx.timer)"):format(seed, steps),
+     w and tostring(w.report) or "no answer")
+  if w and w.ok then print("# " .. tostring(w.report)) end
+
   ---------------------------------------------------------------- 4 workers
   if not start_nginx(4) then error("nginx (4 workers) did not start: " .. NG) end
   print("# nginx with 4 workers at " .. NG)

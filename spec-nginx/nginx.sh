@@ -52,7 +52,7 @@ http {
     scgi_temp_path $dir/temp/scgi;
     keepalive_requests 100000;
 
-    lua_package_path "$HERE/lua/?.lua;$TOP/lua/?.lua;$TOP/lua/?/init.lua;$LUA_SHARE/?.lua;$LUA_SHARE/?/init.lua;;";
+    lua_package_path "$HERE/lua/?.lua;$TOP/lua/?.lua;$TOP/lua/?/init.lua;$TOP/spec/?.lua;$LUA_SHARE/?.lua;$LUA_SHARE/?/init.lua;;";
     lua_package_cpath "$CORE_DIR/?.so;$LUA_LIB/?.so;;";
     lua_shared_dict podero_tokens 1m;
     lua_shared_dict podero_spec 1m;
@@ -70,6 +70,9 @@ http {
         location = /blocking { content_by_lua_block { require("podero_spec").blocking() } }
         location = /kind { content_by_lua_block { require("podero_spec").kind() } }
         location = /lists { content_by_lua_block { require("podero_spec").lists() } }
+        location = /answers { content_by_lua_block { require("podero_spec").answers() } }
+        location = /walk { content_by_lua_block { require("podero_spec").walk() } }
+        location = /walk_status { content_by_lua_block { require("podero_spec").walk_status() } }
         location = /misuse { content_by_lua_block { require("podero_spec").misuse() } }
         location = /timer { content_by_lua_block { require("podero_spec").timer() } }
         location = /phase { content_by_lua_block { require("podero_spec").phase_result() } }

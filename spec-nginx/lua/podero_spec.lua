@@ -97,6 +97,46 @@ function _M.lists()
                refresh_id = again and again.id or tostring(rerr), fetch_ms = (ngx.now() - t0) * 1000 })
 end
 
+-- GET /answers: raw() of list elements and nested values inside nginx (their own bytes)
+function _M.answers()
+  local c = _M.client("shared")
+  local hps, err = c:heat_pumps(ORG, USER)
+  if not hps then return reply(502, { error = err_table(err) }) end
+  local whole = hps:raw()
+  local slices, own = true, true
+  for i = 1, #hps do
+    local r = hps[i]:raw()
+    slices = slices and whole:find(r, 1, true) ~= nil and #r < #whole
+    own = own and cjson.decode(r).id == hps[i].id
+    for j = 1, #hps do
+      if j ~= i and r:find(hps[j].id, 1, true) then own = false end
+    end
+  end
+  local owner = hps[1].owner
+  reply(200, { n = #hps, slices = slices, own = own,
+               owner_email = cjson.decode(podero.raw(owner)).email == owner.email })
+end
+
+-- GET /walk?seed=N&steps=M starts the random walk (spec/walk.lua) in an ngx.timer with the
+-- nginx client; GET /walk_status answers { done, ok, report } (one worker: nginx runs with 1)
+local walk_state
+function _M.walk()
+  local args = ngx.req.get_uri_args()
+  walk_state = { done = false }
+  local ok, err = ngx.timer.at(0, function()
+    local wok, pass, report = pcall(require("walk").run, {
+      base_url = BASE, seed = tonumber(args.seed) or 1, steps = tonumber(args.steps) or 200,
+      tcp = ngx.socket.tcp, sleep = ngx.sleep, max_batch = 100, check_counts = false,
+    })
+    walk_state = { done = true, ok = wok and pass, report = wok and report or tostring(pass) }
+  end)
+  reply(ok and 200 or 500, { started = ok, error = err })
+end
+
+function _M.walk_status()
+  reply(200, walk_state or { done = false, error = "no walk started" })
+end
+
 -- GET /misuse: a bad id raises before anything is sent (no token request either)
 function _M.misuse()
   local ok, msg = pcall(function() return _M.client("shared"):heat_pump(ORG, USER, "nope") end)
