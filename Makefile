@@ -98,9 +98,9 @@ build/asan/lua-host: scripts/lua-host.c
 walk: deps build
 	@sh scripts/walk.sh
 walk-asan: deps asan-build
-	@PODERO_SANITIZE=asan PODERO_WALK_STEPS=$${PODERO_WALK_STEPS:-300} PODERO_WALK_SEEDS=$${PODERO_WALK_SEEDS:-"1 2"} sh scripts/walk.sh
+	@PODERO_SANITIZE=asan PODERO_WALK_STEPS=$${PODERO_WALK_STEPS:-600} PODERO_WALK_SEEDS=$${PODERO_WALK_SEEDS:-"1 2 3"} sh scripts/walk.sh
 walk-valgrind: deps build
-	@PODERO_SANITIZE=valgrind PODERO_WALK_STEPS=$${PODERO_WALK_STEPS:-60} PODERO_WALK_SEEDS=$${PODERO_WALK_SEEDS:-"1"} sh scripts/walk.sh
+	@PODERO_SANITIZE=valgrind PODERO_WALK_STEPS=$${PODERO_WALK_STEPS:-400} PODERO_WALK_SEEDS=$${PODERO_WALK_SEEDS:-"1 2"} sh scripts/walk.sh
 
 # The suite with the garbage collector at its most aggressive (pause 0).
 test-gc: deps build

@@ -137,7 +137,7 @@ end
 --   base_url (required), seed, steps, tcp (socket constructor), log (function(line)),
 --   sleep (function(seconds)), check_counts (compare the sandbox's request counters with the
 --   clients' and the oracle's; off inside nginx, where podero.ngx counts differently),
---   max_batch (300), light (fewer and smaller batches: for valgrind)
+--   max_batch (300), light (half as many batch steps: for valgrind)
 -- Returns true, summary; or false, report (seed, step, what failed, the last actions).
 function M.run(opts)
   local seed = opts.seed or 1
