@@ -1,7 +1,7 @@
 -- The random walk's runner (make walk): runs spec/walk.lua for each seed against the sandbox at
 -- PODERO_SANDBOX_URL and prints "ok"/"not ok" per seed, then "N passed, N failed".
 -- Env: PODERO_WALK_SEED (one seed: a replay), PODERO_WALK_SEEDS (a list), PODERO_WALK_STEPS
--- (steps per seed), PODERO_WALK_LIGHT=1 (smaller batches: valgrind).
+-- (steps per seed), PODERO_WALK_LIGHT=1 (half as many batch steps: valgrind).
 local walk = require("walk")
 local socket = require("socket")
 
