@@ -24,25 +24,30 @@ proc_children() {
   echo "$out"
 }
 
+# proc_wait_gone TICKS PID...: 0 as soon as none of the PIDs runs, 1 after TICKS x 50 ms
+proc_wait_gone() {
+  local ticks="$1" p any
+  shift
+  for _ in $(seq 1 "$ticks"); do
+    any=0
+    for p in "$@"; do if proc_alive "$p"; then any=1; fi; done
+    [ "$any" = 0 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # proc_stop PID: TERM, wait up to 5 s for it and its children, then KILL; returns 1 (and says
 # so) when something still runs, so that a caller never reports a stop it did not make
 proc_stop() {
-  local pid="$1" children p any=0
+  local pid="$1" children p
   children="$(proc_children "$pid")"
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    any=0
-    for p in $pid $children; do if proc_alive "$p"; then any=1; fi; done
-    [ "$any" = 0 ] && return 0
-    sleep 0.05
-  done
+  # shellcheck disable=SC2086
+  proc_wait_gone 100 $pid $children && return 0
   for p in $pid $children; do kill -KILL "$p" 2>/dev/null || true; done
-  for _ in $(seq 1 40); do
-    any=0
-    for p in $pid $children; do if proc_alive "$p"; then any=1; fi; done
-    [ "$any" = 0 ] && return 0
-    sleep 0.05
-  done
+  # shellcheck disable=SC2086
+  proc_wait_gone 40 $pid $children && return 0
   echo "could not stop process $pid (or its children:$children)" >&2
   return 1
 }

@@ -59,6 +59,23 @@ describe("examples", function()
     assert.truthy(tonumber(users) > 1)
   end)
 
+  it("fleet_watch.lua runs passes on one long-lived client: one token, every heat pump each pass", function()
+    local demo = support.seed().demo
+    -- two 502s: the first listing call is retried past them
+    support.fault({ { status = 502, times = 2 } })
+    local out, err, code = run_example("fleet_watch.lua", { demo.org_id, "3", "0", "16" })
+    assert.equal(0, code, err)
+    local n = 0
+    for line in out:gmatch("pass %d+: [^\n]*") do
+      n = n + 1
+      local pumps, failed = line:match("(%d+) heat pumps, .*, (%d+) failed")
+      assert.truthy(tonumber(pumps) > 0, line)
+      assert.equal("0", failed, out)
+    end
+    assert.equal(3, n, out)
+    assert.truthy(out:find("3 passes: %d+ API requests, 1 token requests"), out)
+  end)
+
   it("an example without credentials exits 2 with a message, not a stack trace", function()
     local out, err = os.tmpname(), os.tmpname()
     local ok, code = support.execute(table.concat({ support.CLEAN_ENV or "",

@@ -198,24 +198,24 @@ function _M.new(opts)
   return core.new(o)
 end
 
+-- podero.NAME(obj): f(obj), raising naming obj for anything that is not a podero object
+local function object_function(name, f)
+  return function(obj)
+    if not core.is_object(obj) then
+      error("podero." .. name .. ": obj must be a podero object, got " .. type(obj), 2)
+    end
+    return f(obj)
+  end
+end
+
 --- Iterates `name, value` over every field of a podero object (index, value for arrays),
 -- in the order sent; null fields come with value nil.
 -- @function podero.fields
-_M.fields = function(obj)
-  if not core.is_object(obj) then
-    error("podero.fields: obj must be a podero object, got " .. type(obj), 2)
-  end
-  return core.fields(obj)
-end
+_M.fields = object_function("fields", core.fields)
 
 --- The object as plain Lua tables (no metatables; nulls as `podero.null`, strings unchanged).
 -- @function podero.to_table
-_M.to_table = function(obj)
-  if not core.is_object(obj) then
-    error("podero.to_table: obj must be a podero object, got " .. type(obj), 2)
-  end
-  return core.to_table(obj)
-end
+_M.to_table = object_function("to_table", core.to_table)
 
 --- Iterates `i, value` over an array (a podero array or a plain table) up to the first nil.
 -- The same as `ipairs`, which works on podero arrays under Lua 5.4; LuaJIT's `ipairs`
@@ -233,12 +233,7 @@ end
 -- for an element of a list or a nested value, that value's own bytes and nothing around it.
 -- The same as `v:raw()`.
 -- @function podero.raw
-_M.raw = function(obj)
-  if not core.is_object(obj) then
-    error("podero.raw: obj must be a podero object, got " .. type(obj), 2)
-  end
-  return core.raw(obj)
-end
+_M.raw = object_function("raw", core.raw)
 
 --- True when v is an object (or array) made by podero.
 _M.is_object = core.is_object
