@@ -477,9 +477,10 @@ int podero_doc_is_view(lua_State *L) {
     return 1;
 }
 
-/* What a JSON value is, by pj_type, for messages: "the answer is JSON a string, not an object". */
-static const char *const type_names[] = {"null", "false", "true", "a number", "a number",
-                                         "a string", "an array", "an object"};
+/* What a JSON value is, by pj_type, for messages: "the answer is a JSON string, not an object". */
+static const char *const type_names[] = {"JSON null", "JSON false", "JSON true", "a JSON number",
+                                         "a JSON number", "a JSON string", "a JSON array",
+                                         "a JSON object"};
 
 /* The fields HeatPumpDetailOutput marks required (besides id, which may be absent or null). */
 static const char *const required_fields[] = {
@@ -494,7 +495,7 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
     if (root->type != PJ_OBJ) {
         res->kind = "decode";
         res->status = status;
-        snprintf(res->message, sizeof res->message, "the answer is JSON %s, not an object",
+        snprintf(res->message, sizeof res->message, "the answer is %s, not an object",
                  type_names[root->type]);
         return -1;
     }
@@ -564,7 +565,7 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int wa
     if (root_type != (want_array ? PJ_ARR : PJ_OBJ)) {
         lua_pop(L, 1);
         res->kind = "decode";
-        snprintf(res->message, sizeof res->message, "the answer is JSON %s, not %s",
+        snprintf(res->message, sizeof res->message, "the answer is %s, not %s",
                  type_names[root_type], want_array ? "an array" : "an object");
         return 0;
     }
