@@ -705,9 +705,16 @@ static int accept_token(podero_client *c, podero_result *res) {
     const char *s;
     char *tok = NULL, *rtok = NULL;
 
-    if (pj_parse(&d, c->x.body.p ? c->x.body.p : "", c->x.body.len, err, sizeof err) != 0) {
-        set_result(res, "decode", 200, "the token answer is not valid JSON: %s", err);
-        return -1;
+    {
+        int prc = pj_parse(&d, c->x.body.p ? c->x.body.p : "", c->x.body.len, err, sizeof err);
+        if (prc == -2) {
+            set_result(res, "memory", 200, "out of memory");
+            return -1;
+        }
+        if (prc != 0) {
+            set_result(res, "decode", 200, "the token answer is not valid JSON: %s", err);
+            return -1;
+        }
     }
     if (d.nodes[0].type != PJ_OBJ) {
         pj_free(&d);
@@ -760,7 +767,7 @@ static int accept_token(podero_client *c, podero_result *res) {
     pj_free(&d);
     if (!tok) {
         podero_strfree(&rtok);
-        set_result(res, "network", 200, "out of memory");
+        set_result(res, "memory", 200, "out of memory");
         return -1;
     }
     drop_token(c);
@@ -853,7 +860,7 @@ static int token_request(podero_client *c, int use_refresh, podero_result *res) 
     }
     goto done;
 oom:
-    set_result(&r, "network", 0, "out of memory");
+    set_result(&r, "memory", 0, "out of memory");
 done:
     free_slist_wiped(h);
     buf_wipe_free(&body);
@@ -910,7 +917,7 @@ static int build_api_headers(podero_client *c) {
 static int ensure_token(podero_client *c, int force, podero_result *res) {
     if (c->grant == GRANT_STATIC) {
         if (!c->api_headers && build_api_headers(c)) {
-            set_result(res, "network", 0, "out of memory");
+            set_result(res, "memory", 0, "out of memory");
             return -1;
         }
         return 0;
@@ -941,7 +948,7 @@ static int ensure_token(podero_client *c, int force, podero_result *res) {
 got:
     if (build_api_headers(c)) {
         drop_token(c);
-        set_result(res, "network", 0, "out of memory");
+        set_result(res, "memory", 0, "out of memory");
         return -1;
     }
     return 0;
@@ -1451,11 +1458,12 @@ static int fetch_finish(podero_client *c, fetch_batch *b, fetch_slot *sl, CURLco
             it->state = ITEM_DONE;
             return 1;
         }
-        if (prc == 0) {
+        if (prc == 0)
             pj_free(&it->doc);
-        } else {
+        else if (prc == -2)
+            set_result(&r, "memory", status, "out of memory");
+        else
             set_result(&r, "decode", status, "the answer is not valid JSON: %s", err);
-        }
         item_fail(it, &r);
         return 1;
     }
@@ -1628,7 +1636,7 @@ static int l_fetch_heat_pumps(lua_State *L) {
                 podero_result r;
                 memset(&r, 0, sizeof r);
                 r.retry_after = -1;
-                set_result(&r, "network", 0, "out of memory");
+                set_result(&r, "memory", 0, "out of memory");
                 item_fail(&b->items[pick], &r);
             }
             /* finished without a transfer */

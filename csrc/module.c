@@ -36,6 +36,11 @@ void podero_strfree(char **s) {
 
 /* ---- the error type ----------------------------------------------------------------- */
 
+/* Every err.kind there is (podero.ERROR_KINDS; the README's table documents each). */
+const char *const podero_error_kinds[] = {
+    "network", "timeout", "tls", "http", "auth", "decode", "too_large", "memory", NULL
+};
+
 void podero_push_error(lua_State *L, const podero_result *res) {
     lua_createtable(L, 0, 5);
     lua_pushstring(L, res->kind ? res->kind : "network");
@@ -173,6 +178,15 @@ int luaopen_podero_core(lua_State *L) {
     lua_pop(L, 1);
     luaL_getmetatable(L, PODERO_ERROR_MT);
     lua_setfield(L, -2, "error_mt");
+    {
+        int i;
+        lua_newtable(L);
+        for (i = 0; podero_error_kinds[i]; i++) {
+            lua_pushstring(L, podero_error_kinds[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "ERROR_KINDS");
+    }
     lua_pushliteral(L, PODERO_VERSION);
     lua_setfield(L, -2, "VERSION");
     return 1;

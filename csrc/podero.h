@@ -47,7 +47,7 @@ enum podero_kind {
 
 /* The outcome of a request, filled without touching Lua. */
 typedef struct podero_result {
-    const char *kind;       /* NULL on success, else "network", "timeout", "tls", "http", "auth", "decode", "too_large" */
+    const char *kind;       /* NULL on success, else one of podero_error_kinds */
     long status;            /* HTTP status of the last answer, 0 when none */
     double retry_after;     /* seconds from Retry-After, < 0 when absent */
     int attempts;           /* requests made to the endpoint that failed or answered */
@@ -55,6 +55,7 @@ typedef struct podero_result {
 } podero_result;
 
 /* module.c */
+extern const char *const podero_error_kinds[];  /* the closed list of err.kind, NULL-terminated */
 void podero_push_error(lua_State *L, const podero_result *res);
 int podero_fail(lua_State *L, const podero_result *res);   /* pushes nil, err; returns 2 */
 

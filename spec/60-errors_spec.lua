@@ -343,3 +343,20 @@ describe("secrets", function()
     assert.is_false(podero.is_object(err))
   end)
 end)
+
+describe("podero.ERROR_KINDS", function()
+  it("is the closed list of err.kind, as documented", function()
+    local podero = require("podero")
+    assert.same({ "network", "timeout", "tls", "http", "auth", "decode", "too_large", "memory" }, podero.ERROR_KINDS)
+  end)
+
+  it("names every kind of the README's table, and no other", function()
+    local podero = require("podero")
+    local f = assert(io.open(support.ROOT .. "/README.md", "rb"))
+    local text = f:read("*a")
+    f:close()
+    local documented = {}
+    for k in text:gmatch("\n| `\"([%w_]+)\"` |") do documented[#documented + 1] = k end
+    assert.same(podero.ERROR_KINDS, documented)
+  end)
+end)

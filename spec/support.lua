@@ -340,6 +340,8 @@ function M.leaks(err, needles)
   return false
 end
 
-M.KINDS = { network = true, timeout = true, tls = true, http = true, auth = true, decode = true, too_large = true }
+-- podero.ERROR_KINDS as a set: every err.kind a spec sees must be in it
+M.KINDS = {}
+for _, k in ipairs(require("podero").ERROR_KINDS) do M.KINDS[k] = true end
 
 return M

@@ -30,6 +30,10 @@ _M.VERSION = core.VERSION
 --- The JSON null sentinel (it is `cjson.null`); `to_table()` uses it for nulls.
 _M.null = cjson.null
 
+--- Every value `err.kind` can take, the closed list (README "Errors"): "network", "timeout",
+-- "tls", "http", "auth", "decode", "too_large", "memory".
+_M.ERROR_KINDS = core.ERROR_KINDS
+
 local DEFAULT_BASE_URL = "https://app.podero.com"
 local DEFAULT_TOKEN_PATH = "/api/partners/v2.0/auth/token"
 
