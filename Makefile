@@ -16,10 +16,15 @@ LIBS       := -lcurl -lm
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: all build deps test test-gc check ctest fuzz asan asan-build valgrind demo sandbox clean \
+.PHONY: print-src all build deps test test-gc check ctest fuzz asan asan-build valgrind demo sandbox clean \
         walk walk-asan walk-valgrind
 
 all: build
+
+# The C sources of podero.core, one per line (the rockspec's list is checked against it).
+print-src:
+	@printf '%s\n' $(SRC)
+
 build: $(CORE) build/luajit/podero/core.so
 
 $(CORE): $(SRC) $(HDR)

@@ -19,21 +19,26 @@ dependencies = {
    "lua >= 5.1",
    "lua-cjson",
 }
--- Debian keeps curl/curl.h under the multiarch include directory, which the C compiler
--- searches by itself; so the build links -lcurl and needs no external_dependencies probe
--- (luarocks' probe looks in $(prefix)/include only and would fail there).
+-- libcurl is found through luarocks' external dependency probe. Debian keeps curl/curl.h under
+-- the multiarch include directory, which the probe does not search: there, pass
+-- CURL_INCDIR=/usr/include/x86_64-linux-gnu (and CURL_LIBDIR=/usr/lib/x86_64-linux-gnu).
+external_dependencies = {
+   CURL = { header = "curl/curl.h", library = "curl" },
+}
 build = {
    type = "builtin",
    modules = {
       ["podero"] = "lua/podero/init.lua",
       ["podero.steering"] = "lua/podero/steering.lua",
       ["podero.core"] = {
+         -- the same list as SRC in the Makefile (spec/80-install_spec.lua checks it)
          sources = { "csrc/module.c", "csrc/client.c", "csrc/doc.c", "csrc/json.c" },
          libraries = { "curl", "m" },
          -- Lua 5.1 / LuaJIT: compat-5.3.h (Debian's lua-compat53-dev) lives in
          -- /usr/include/lua5.1, searched after $(LUA_INCDIR); unused under 5.3+.
          -- LuaJIT: luarocks --lua-version 5.1 make ... LUA_INCDIR=/usr/include/luajit-2.1
-         incdirs = { "$(LUA_INCDIR)", "/usr/include/lua5.1" },
+         incdirs = { "$(LUA_INCDIR)", "$(CURL_INCDIR)", "/usr/include/lua5.1" },
+         libdirs = { "$(CURL_LIBDIR)" },
          defines = {},
       },
    },

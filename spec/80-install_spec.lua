@@ -61,10 +61,33 @@ describe("the rockspec", function()
     assert.same({ "podero-0.1.0-1.rockspec" }, rockspecs(dir))
   end)
 
+  it("builds podero.core from the Makefile's C sources (SRC), no more, no fewer", function()
+    local ok, out = run(("make -s -C %s print-src"):format(q(dir)))
+    assert.is_true(ok, out)
+    local want = {}
+    for l in out:gmatch("[^\n]+") do want[#want + 1] = l end
+    local f = assert(io.open(dir .. "/rockspec/podero-0.1.0-1.rockspec", "rb"))
+    local text = f:read("*a")
+    f:close()
+    local list = assert(text:match("sources = (%b{})"), "no sources list in the rockspec")
+    local got = {}
+    for s in list:gmatch('"([^"]+)"') do got[#got + 1] = s end
+    assert.is_true(#want >= 4)
+    assert.same(want, got)
+  end)
+
+  it("says how to point it at libcurl when luarocks' probe cannot find curl/curl.h", function()
+    local ok, out = run(("cd %s && luarocks --lua-version 5.4 make rockspec/podero-0.1.0-1.rockspec --tree %s "
+      .. "--deps-mode none CURL_INCDIR=/nonexistent"):format(q(dir), q(tree)))
+    assert.is_false(ok)
+    assert.truthy(out:find("CURL", 1, true), out)
+  end)
+
   -- lua_version: luarocks' --lua-version; interp: the interpreter that then requires podero
   -- from the tree; vars: luarocks variables; integer_type: how min_solar_power_w reads
   local function install_and_require(lua_version, interp, vars, tree_dir, integer_type)
-    local ok, out = run(("cd %s && luarocks --lua-version %s make rockspec/podero-0.1.0-1.rockspec --tree %s --deps-mode none %s")
+    local ok, out = run(("cd %s && luarocks --lua-version %s make rockspec/podero-0.1.0-1.rockspec --tree %s --deps-mode none "
+      .. "CURL_INCDIR=/usr/include/x86_64-linux-gnu CURL_LIBDIR=/usr/lib/x86_64-linux-gnu %s")
       :format(q(dir), lua_version, q(tree_dir), vars))
     -- luarocks' builtin build leaves its objects in the checkout: take them away again
     run(("cd %s && rm -f csrc/*.o podero/core.so && rmdir podero 2>/dev/null; true"):format(q(dir)))

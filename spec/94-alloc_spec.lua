@@ -76,7 +76,7 @@ describe("failing allocator", function()
     local flags = "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
     os.execute("mkdir -p " .. support.shell_quote(work .. "/asan/podero"))
     local out, ok = sh(string.format("cd %s && gcc %s -fPIC -std=gnu11 -I/usr/include/lua5.4 -I/usr/include/x86_64-linux-gnu "
-      .. "-shared -o %s csrc/module.c csrc/client.c csrc/doc.c csrc/json.c -lcurl -lm && gcc %s -I/usr/include/lua5.4 %s -llua5.4 -o %s",
+      .. "-shared -o %s $(make -s print-src) -lcurl -lm && gcc %s -I/usr/include/lua5.4 %s -llua5.4 -o %s",
       support.shell_quote(root), flags, support.shell_quote(so), flags,
       support.shell_quote(root .. "/spec/alloc/failing_alloc.c"), support.shell_quote(bin)))
     assert(ok, out)
