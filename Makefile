@@ -16,10 +16,18 @@ LIBS       := -lcurl -lm
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: print-src all build deps test test-gc check ctest fuzz asan asan-build valgrind demo sandbox clean \
+.PHONY: lint print-src all build deps test test-gc check ctest fuzz asan asan-build valgrind demo sandbox clean \
         walk walk-asan walk-valgrind
 
 all: build
+
+# luacheck (.luacheckrc: std ngx_lua for the nginx code, busted for the specs) and cppcheck
+# over every C file; warnings fail.
+lint: deps
+	luacheck --no-color --formatter plain lua bin/podero examples spec spec-nginx sandbox/lua scripts bench
+	cppcheck -q --enable=warning,portability,performance --inline-suppr --error-exitcode=1 \
+	    --suppress=missingIncludeSystem --suppress=missingInclude --std=c11 -Icsrc -Itests-c \
+	    csrc tests-c fuzz scripts/lua-host.c spec/alloc bench/c_easy.c bench/c_multi.c
 
 # The C sources of podero.core, one per line (the rockspec's list is checked against it).
 print-src:
@@ -85,7 +93,7 @@ fuzz:
 # The suite with AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer): the test
 # runner runs in scripts/lua-host.c, which links the sanitizer runtime itself.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-asan: deps asan-build
+asan: deps build asan-build
 	@PODERO_SANITIZE=asan sh scripts/run-tests.sh
 
 asan-build: build/asan/podero/core.so build/asan/lua-host

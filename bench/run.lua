@@ -44,7 +44,7 @@ local function run(cmd, env, limit)
     sh_quote(OUT .. "/stderr.log"))
   local p = io.popen(full)
   local text = p:read("a")
-  local ok, how, code = p:close()
+  local _, _, code = p:close()
   local line = text:match("RESULT ([^\n]*)")
   if not line then
     if code == 124 then return nil, fmt("timeout>%ds", limit or 60) end

@@ -46,7 +46,7 @@ end
 
 local tmp = sh("mktemp -d ${TMPDIR:-/tmp}/podero-nginx-test.XXXXXX")
 local sbdir, ngdir = tmp .. "/sandbox", tmp .. "/nginx"
-local SB, NG
+local SB, NG, CLOSED
 local nginx_running = false
 
 local function stop_all()
@@ -244,7 +244,8 @@ local function main()
   end
 
   -- warm every worker's view of the shared token, then expire it at the server (401 path)
-  local good, npids = burst("shared", 40)
+  burst("shared", 40) -- warm-up: every worker has its client
+  local good, npids
   local s0 = stats()
   post(SB .. "/_sandbox/expire_tokens", "")
   good, npids = burst("shared", 200)

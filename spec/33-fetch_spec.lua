@@ -1,6 +1,5 @@
 -- client:fetch_heat_pumps, as users call it: batches of every size on one long-lived client,
 -- growing after shrinking, with token renewals in the middle, progress callbacks that misbehave.
-local podero = require("podero")
 local support = require("support")
 
 -- every live heat pump of the seed as { org, user, id }, in seed order

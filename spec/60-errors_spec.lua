@@ -346,12 +346,10 @@ end)
 
 describe("podero.ERROR_KINDS", function()
   it("is the closed list of err.kind, as documented", function()
-    local podero = require("podero")
     assert.same({ "network", "timeout", "tls", "http", "auth", "decode", "too_large", "memory" }, podero.ERROR_KINDS)
   end)
 
   it("names every kind of the README's table, and no other", function()
-    local podero = require("podero")
     local f = assert(io.open(support.ROOT .. "/README.md", "rb"))
     local text = f:read("*a")
     f:close()

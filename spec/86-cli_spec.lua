@@ -209,7 +209,7 @@ describe("podero command", function()
 
     it("1 on a server error (503 after retries)", function()
       support.fault({ status = 503, times = 10 })
-      local out, err, code = run({ "heat-pump", org, user, hp_id })
+      local _, err, code = run({ "heat-pump", org, user, hp_id })
       assert.equal(1, code)
       assert.truthy(err:find("503", 1, true), err)
       assert.equal(1, select(2, err:gsub("\n", "")), err)

@@ -191,7 +191,7 @@ describe("hostile sizes stay linear", function()
     local arr = assert(core.parse("[" .. ("1,"):rep(199999) .. "1]", "array"))
     local t0 = os.clock()
     local n = 0
-    for i, v in podero.fields(arr) do n = n + v end
+    for _, v in podero.fields(arr) do n = n + v end
     assert.equal(200000, n)
     assert.truthy(os.clock() - t0 < 3)
   end)

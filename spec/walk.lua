@@ -134,7 +134,7 @@ local function is_number_literal(s)
 end
 
 --- Runs one walk. opts:
---   base_url (required), seed, steps, tcp (socket constructor), log (function(line)),
+--   base_url (required), seed, steps, tcp (socket constructor),
 --   sleep (function(seconds)), check_counts (compare the sandbox's request counters with the
 --   clients' and the oracle's; off inside nginx, where podero.ngx counts differently),
 --   max_batch (300), light (half as many batch steps: for valgrind)
@@ -142,7 +142,6 @@ end
 function M.run(opts)
   local seed = opts.seed or 1
   local steps = opts.steps or 500
-  local log = opts.log or print
   local rng = new_rng(seed)
   local oracle = new_oracle(opts.base_url, opts.tcp)
   local max_batch = opts.max_batch or 300

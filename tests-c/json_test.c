@@ -124,7 +124,13 @@ static void run_suite(const char *dir) {
     if (!dp) { fprintf(stderr, "cannot open %s\n", dir); failures++; return; }
     while ((de = readdir(dp))) {
         if (de->d_name[0] == '.') continue;
-        if (nnames == cap) { cap = cap ? cap * 2 : 512; names = realloc(names, cap * sizeof *names); }
+        if (nnames == cap) {
+            char **nn;
+            cap = cap ? cap * 2 : 512;
+            nn = realloc(names, cap * sizeof *names);
+            if (!nn) { fprintf(stderr, "out of memory\n"); failures++; break; }
+            names = nn;
+        }
         names[nnames++] = strdup(de->d_name);
     }
     closedir(dp);

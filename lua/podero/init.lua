@@ -327,9 +327,7 @@ function _M.time(s)
     return nil, "date or time out of range in " .. s
   end
   local offset = 0
-  if zone == "Z" or zone == "z" then
-    offset = 0
-  else
+  if zone ~= "Z" and zone ~= "z" then
     local sign, oh, om = zone:match("^([+-])(%d%d):(%d%d)$")
     if not sign then return nil, "missing or bad time zone in " .. s:sub(1, 40) end
     oh, om = tonumber(oh), tonumber(om)

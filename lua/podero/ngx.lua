@@ -33,8 +33,8 @@
 
 local _M = {}
 
-local type, pairs, ipairs, tostring, tonumber, error, pcall, select, setmetatable =
-  type, pairs, ipairs, tostring, tonumber, error, pcall, select, setmetatable
+local type, pairs, ipairs, tostring, error, pcall, setmetatable =
+  type, pairs, ipairs, tostring, error, pcall, setmetatable
 local fmt, concat = string.format, table.concat
 local min, max, floor = math.min, math.max, math.floor
 
@@ -194,7 +194,7 @@ end
 -- error object (an overloaded pool).
 local function run(self, fn, func, ...)
   if func == "_thread_call" then self.api_requests = self.api_requests + 1 end
-  local r = { ngx.run_worker_thread(self.pool, MODULE, func, ...) }
+  local r = { ngx.run_worker_thread(self.pool, MODULE, func, ...) } -- luacheck: ignore 143 (newer than the std)
   if r[1] then return r[2], r[3], r[4] end
   local msg = tostring(r[2])
   if msg:find("not found", 1, true) then
@@ -443,7 +443,7 @@ local PLAIN_OPTS = { "base_url", "token_url", "token_format", "client_auth", "ti
   "ca_file", "user_agent", "grant" }
 
 --- Builds the nginx client from the options podero.new validated (o is podero.new's copy).
-function _M.client(podero, core, o)
+function _M.client(_, core, o)
   _M.core, _M.cjson = core, require("cjson")
   local tc = o.token_cache
   if tc ~= nil and not (type(tc.get) == "function" and type(tc.add) == "function"

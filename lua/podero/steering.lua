@@ -15,7 +15,7 @@
 
 local cjson = require("cjson")
 
-local type, pairs, ipairs, tostring, tonumber, setmetatable = type, pairs, ipairs, tostring, tonumber, setmetatable
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local floor, huge = math.floor, math.huge
 local fmt, concat, sort, byte = string.format, table.concat, table.sort, string.byte
 
@@ -235,7 +235,7 @@ return function(podero, core)
     return fmt("/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s", org, user, id)
   end
 
-  local function put_fields(client, fn, org, user, id, body)
+  local function put_fields(client, org, user, id, body)
     local hp, err = client:_request("PUT", hp_path(org, user, id), encode_object(body), "heat_pump", id)
     if not hp then return nil, err end
     core.set_context(hp, { client = client, org_id = org, user_id = user })
@@ -250,7 +250,7 @@ return function(podero, core)
     local user = check_uuid(fn, "user_id", user_id)
     local id = check_uuid(fn, "heat_pump_id", heat_pump_id)
     local body = check_fields(fn, fields)
-    return put_fields(client, fn, org, user, id, body)
+    return put_fields(client, org, user, id, body)
   end
 
   ---------------------------------------------------------------------------
@@ -268,13 +268,13 @@ return function(podero, core)
 
   local function hp_put(fn, hp, body)
     local client, org, user, id = bound(fn, hp)
-    return put_fields(client, fn, org, user, id, body)
+    return put_fields(client, org, user, id, body)
   end
 
   function hp_methods.update(hp, fields)
     local fn = "hp:update"
     local client, org, user, id = bound(fn, hp)
-    return put_fields(client, fn, org, user, id, check_fields(fn, fields))
+    return put_fields(client, org, user, id, check_fields(fn, fields))
   end
 
   function hp_methods.refresh(hp)

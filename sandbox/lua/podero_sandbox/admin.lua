@@ -5,7 +5,7 @@ local state = require("podero_sandbox.state")
 local seed = require("podero_sandbox.seed")
 
 local M = {}
-local model, seed_body, credentials
+local model, seed_body, credentials -- luacheck: ignore 231 (kept for set_model callers)
 
 function M.set_model(m, creds)
   model, credentials = m, creds

@@ -11,14 +11,14 @@
 local M = {}
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
-local format, byte, char, sub, gsub, find = string.format, string.byte, string.char, string.sub, string.gsub, string.find
+local format, char, sub, gsub, find = string.format, string.char, string.sub, string.gsub, string.find
 local concat, sort = table.concat, table.sort
 local floor, huge = math.floor, math.huge
 
 local NULL = setmetatable({}, { __tostring = function() return "null" end })
 M.null = NULL
 
-local RAW_MT, OBJ_MT, ARR_MT = {}, {}, {}
+local RAW_MT, OBJ_MT, ARR_MT = {}, {}, {} -- luacheck: ignore 231 (OBJ_MT: reserved, unused)
 
 function M.raw(s) return setmetatable({ text = s }, RAW_MT) end
 function M.is_raw(v) return type(v) == "table" and getmetatable(v) == RAW_MT end

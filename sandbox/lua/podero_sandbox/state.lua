@@ -7,7 +7,6 @@ local dict = ngx.shared.sandbox
 M.DEFAULTS = { token_ttl = 36000, latency_ms = 0 }
 M.MAX_LOGGED = 50
 
-local floor = math.floor
 
 function M.init_defaults()
   dict:flush_all()

@@ -13,7 +13,7 @@ local prng = require("podero_sandbox.prng")
 
 local M = {}
 local dict = ngx.shared.sandbox
-local format, floor, concat, find, sub = string.format, math.floor, table.concat, string.find, string.sub
+local format, floor, concat, sub = string.format, math.floor, table.concat, string.sub
 
 local model
 local cues = {}       -- cue id -> { org =, user =, hp = (seed info), secret = (seed secret), verb = }
@@ -119,8 +119,7 @@ local function parse_time(v)
   if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or se > 59 then return nil end
   rest = rest:gsub("^%.%d+", "")
   local off = 0
-  if rest == "Z" or rest == "z" then off = 0
-  else
+  if rest ~= "Z" and rest ~= "z" then
     local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
     if not sign then return nil end
     off = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "+" and 1 or -1)
@@ -265,7 +264,7 @@ local function json_body()
 end
 
 -- PUT on a heat pump the caller may see (org, user, hp from api.lua)
-function M.update(org, user, hp)
+function M.update(_, user, hp) -- (org, user, hp): the org is already checked
   local payload, resp = json_body()
   if not payload then return resp end
   local errs = J.array({})
