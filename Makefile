@@ -7,7 +7,7 @@ CC         ?= cc
 CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra
 PIC        := -fPIC -std=gnu11
-SRC        := csrc/module.c csrc/client.c csrc/doc.c csrc/json.c
+SRC        := csrc/module.c csrc/client.c csrc/doc.c csrc/json.c csrc/schema.c
 HDR        := csrc/podero.h csrc/json.h
 BUILD      := build/$(LUA_VERSION)
 CORE       := $(BUILD)/podero/core.so
@@ -77,7 +77,7 @@ ctest:
 # reads, the token answer checks, and the response classifier. Seeds live in fuzz/corpus/.
 FUZZ_SECONDS ?= 60
 FUZZ_CC := clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_CORE := csrc/module.c csrc/doc.c csrc/json.c -I$(LUA_INC) -I$(CURL_INC) -llua$(LUA_VERSION) -lcurl -lm
+FUZZ_CORE := csrc/module.c csrc/doc.c csrc/json.c csrc/schema.c -I$(LUA_INC) -I$(CURL_INC) -llua$(LUA_VERSION) -lcurl -lm
 fuzz:
 	@mkdir -p build/fuzz/json build/fuzz/token build/fuzz/response
 	$(FUZZ_CC) -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c -lm -o build/fuzz/fuzz_json

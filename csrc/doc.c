@@ -35,35 +35,6 @@ typedef struct podero_view {
     uint8_t kind;       /* enum podero_kind */
 } podero_view;
 
-/* The HeatPumpDetailOutput fields whose schema is number | string | null (Decimals). */
-static const char *const decimal_fields[] = {
-    "away_mode_minimum_temperature_limit",
-    "consumption_last_day_kwh",
-    "consumption_last_month_kwh",
-    "consumption_last_week_kwh",
-    "dhw_standard_temperature",
-    "dhw_temperature",
-    "indoor_actual_temperature",
-    "indoor_target_temperature",
-    "indoor_target_temperature_offset",
-    "inlet_temperature",
-    "maximum_temperature_limit",
-    "minimum_dhw_temperature_limit",
-    "minimum_temperature_limit",
-    "outdoor_temperature",
-    "outlet_temperature",
-};
-
-static int is_decimal_field(const char *k, size_t klen) {
-    size_t i;
-    for (i = 0; i < sizeof decimal_fields / sizeof decimal_fields[0]; i++) {
-        const char *f = decimal_fields[i];
-        if (f[0] == k[0] && strlen(f) == klen && memcmp(f, k, klen) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static void shared_release(lua_State *L, podero_shared_doc *sd) {
     if (sd && --sd->refs == 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, sd->ctx_ref);
@@ -237,7 +208,7 @@ static int view_index(lua_State *L) {
         if (vn == PJ_NONE)
             return 0;
         if (v->kind == PODERO_KIND_HEAT_PUMP)
-            decimal = is_decimal_field(k, klen);
+            decimal = podero_is_decimal_field(k, klen);
     } else {
         lua_Integer i;
         int isnum = 0;
@@ -333,7 +304,7 @@ static int fields_iter(lua_State *L) {
         if (v->kind == PODERO_KIND_HEAT_PUMP) {
             /* not through the cache: a field named like a method must give the field here,
              * and must not shadow the method for later reads */
-            push_value(L, v->sd, vn, is_decimal_field(k, klen), PODERO_KIND_PLAIN);
+            push_value(L, v->sd, vn, podero_is_decimal_field(k, klen), PODERO_KIND_PLAIN);
             return 2;
         }
         break;

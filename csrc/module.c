@@ -189,5 +189,7 @@ int luaopen_podero_core(lua_State *L) {
     }
     lua_pushliteral(L, PODERO_VERSION);
     lua_setfield(L, -2, "VERSION");
+    podero_schema_push(L);
+    lua_setfield(L, -2, "heat_pump_fields");
     return 1;
 }

@@ -84,6 +84,22 @@ void podero_doc_set_context(lua_State *L, int view_idx);  /* pops a table from t
 int podero_doc_context(lua_State *L);
 int podero_doc_set_context_l(lua_State *L);
 
+/* schema.c: the fields of a heat pump, as the contract describes them */
+enum podero_wtype { PODERO_W_NONE = 0, PODERO_W_BOOLEAN, PODERO_W_NUMBER, PODERO_W_INTEGER,
+                    PODERO_W_STRING, PODERO_W_TIME, PODERO_W_ENUM };
+typedef struct podero_field {
+    const char *name;
+    unsigned char decimal;      /* number | string | null: a numeric string reads as a number */
+    unsigned char wtype;        /* enum podero_wtype: how a partial update may set it */
+    unsigned char nullable;     /* an update may set it to null */
+    unsigned short max_length;  /* strings: characters */
+    const char *values;         /* enums: the values, space-separated */
+    const char *hint;           /* enums: how a message names the values */
+} podero_field;
+extern const podero_field podero_heat_pump_fields[];   /* ends with a NULL name */
+int podero_is_decimal_field(const char *k, size_t klen);
+void podero_schema_push(lua_State *L);  /* pushes core.heat_pump_fields */
+
 /* client.c */
 void podero_client_open(lua_State *L);  /* pushes the client constructor */
 

@@ -32,7 +32,7 @@ build = {
       ["podero.steering"] = "lua/podero/steering.lua",
       ["podero.core"] = {
          -- the same list as SRC in the Makefile (spec/80-install_spec.lua checks it)
-         sources = { "csrc/module.c", "csrc/client.c", "csrc/doc.c", "csrc/json.c" },
+         sources = { "csrc/module.c", "csrc/client.c", "csrc/doc.c", "csrc/json.c", "csrc/schema.c" },
          libraries = { "curl", "m" },
          -- Lua 5.1 / LuaJIT: compat-5.3.h (Debian's lua-compat53-dev) lives in
          -- /usr/include/lua5.1, searched after $(LUA_INCDIR); unused under 5.3+.

@@ -532,3 +532,75 @@ describe("actions", function()
     end)
   end)
 end)
+
+describe("the heat pump schema (csrc/schema.c, core.heat_pump_fields)", function()
+  local podero = require("podero")
+  local core = require("podero.core")
+
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+
+  it("has the writable fields of the sandbox's own table, field by field", function()
+    -- the sandbox's table (sandbox/lua/podero_sandbox/steering.lua) is written independently;
+    -- its text is evaluated here with the two lists it refers to
+    local src = read(support.ROOT .. "/sandbox/lua/podero_sandbox/steering.lua")
+    local env = {}
+    for _, name in ipairs({ "PRICE_ZONES", "LEVELS" }) do
+      local list = assert(src:match("local " .. name .. " = (%b{})"), name)
+      env[name] = assert(load("return " .. list, name, "t", {}))()
+    end
+    local tbl = assert(src:match("local WRITABLE = (%b{})"), "no WRITABLE table in the sandbox")
+    local sandbox = assert(load("return " .. tbl, "WRITABLE", "t", env))()
+    local TYPES = { bool = "boolean", datetime = "time", int = "integer", number = "number", string = "string", enum = "enum" }
+    local ours, n = {}, 0
+    for _, f in ipairs(core.heat_pump_fields) do
+      if f.type then ours[f.name] = f; n = n + 1 end
+    end
+    local m = 0
+    for name, s in pairs(sandbox) do
+      m = m + 1
+      local f = ours[name]
+      assert.is_not_nil(f, "not writable in the schema: " .. name)
+      assert.equal(TYPES[s[1]], f.type, name)
+      assert.equal(s[2], f.nullable, name)
+      if s[1] == "string" then assert.equal(s[3], f.max_length, name) end
+      if s[1] == "enum" then assert.same(s[3], f.values, name) end
+    end
+    assert.equal(m, n)
+    local names = {}
+    for name in pairs(ours) do names[#names + 1] = name end
+    table.sort(names)
+    assert.same(names, podero.WRITABLE_HEAT_PUMP_FIELDS)
+  end)
+
+  it("has as Decimals exactly the fields the OpenAPI contract types number | string | null", function()
+    local yaml = read(support.ROOT .. "/../shared/spec/podero-heat-pump.openapi.yaml")
+    local start = assert(yaml:find("\n    HeatPumpDetailOutput:\n", 1, true))
+    local stop = yaml:find("\n    %a+:\n", start + 10) or #yaml
+    local block = yaml:sub(start, stop)
+    -- each property starts at 8 spaces; its anyOf lists the types below it
+    local types, order, cur = {}, {}, nil
+    for line in block:gmatch("[^\n]+") do
+      local name = line:match("^        ([%w_]+):$")
+      if name then
+        cur = name
+        order[#order + 1] = name
+        types[name] = {}
+      elseif cur then
+        local t = line:match("^            %- type: '?([%w]+)'?$")
+        if t then types[cur][t] = true end
+      end
+    end
+    local want = {}
+    for _, name in ipairs(order) do
+      if types[name].number and types[name].string then want[#want + 1] = name end
+    end
+    table.sort(want)
+    assert.equal(15, #want)
+    assert.same(want, podero.DECIMAL_FIELDS)
+  end)
+end)

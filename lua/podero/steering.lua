@@ -124,43 +124,24 @@ return function(podero, core)
 
   local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
 
-  local LEVELS = { Low = true, Mid = true, Max = true }
-  local PRICE_ZONES = {}
-  for z in ("AT AT_HOURLY BE CH EE DE_LU HU IT_CNOR IT_CSUD IT_NORD IT_PUN IT_SARD IT_SICI IT_SUD PT RO SE_1 SE_2 SE_3 SE_4 UK"):gmatch("%S+") do
-    PRICE_ZONES[z] = true
+  -- The writable fields of HeatPumpDetailOutput: name -> { type, nullable, extra, hint }, from
+  -- the C core's schema (csrc/schema.c: written once, also the source of the Decimal rule).
+  -- extra: a string's maximum length, or an enum's set of values.
+  local WRITABLE = {}
+  podero.DECIMAL_FIELDS = {}
+  for _, f in ipairs(core.heat_pump_fields) do
+    if f.decimal then podero.DECIMAL_FIELDS[#podero.DECIMAL_FIELDS + 1] = f.name end
+    if f.type then
+      local extra = f.max_length
+      if f.values then
+        extra = {}
+        for _, v in ipairs(f.values) do extra[v] = true end
+      end
+      WRITABLE[f.name] = { f.type, f.nullable, extra, f.hint }
+    end
   end
-
-  -- The writable fields of HeatPumpDetailOutput: name -> { type, nullable, extra }.
-  local WRITABLE = {
-    price_zone = { "enum", false, PRICE_ZONES, "a price zone (AT, DE_LU, SE_3, ...)" },
-    pause_power_until = { "time", true },
-    is_pause_power_active = { "boolean", false },
-    external_device_id = { "string", true, 255 },
-    is_smart_optimization_active = { "boolean", false },
-    comment = { "string", true, 300 },
-    is_inverter_forced_mode_enabled = { "boolean", false },
-    is_trading_enabled = { "boolean", false },
-    indoor_target_temperature_offset = { "number", true },
-    dhw_standard_temperature = { "number", true },
-    is_hot_water_heating_enabled = { "boolean", true },
-    is_space_heating_enabled = { "boolean", true },
-    is_pool_heating_enabled = { "boolean", true },
-    is_space_cooling_enabled = { "boolean", true },
-    heating_policy_name = { "string", true, 100 },
-    maximum_temperature_limit = { "number", true },
-    minimum_temperature_limit = { "number", true },
-    minimum_dhw_temperature_limit = { "number", true },
-    is_heating_policy_enabled = { "boolean", true },
-    away_mode_start = { "time", true },
-    away_mode_end = { "time", true },
-    is_away_mode_enabled = { "boolean", true },
-    away_mode_minimum_temperature_limit = { "number", true },
-    min_solar_power_w = { "integer", false },
-    operational_mode = { "string", true, 100 },
-    optimization_level = { "enum", true, LEVELS, "\"Low\", \"Mid\" or \"Max\"" },
-    temperature_delta_override_for_slight_change = { "integer", true },
-    temperature_delta_override_for_significant_change = { "integer", true },
-  }
+  sort(podero.DECIMAL_FIELDS)
+  local LEVELS = WRITABLE.optimization_level[3]
   podero.WRITABLE_HEAT_PUMP_FIELDS = {}
   for k in pairs(WRITABLE) do podero.WRITABLE_HEAT_PUMP_FIELDS[#podero.WRITABLE_HEAT_PUMP_FIELDS + 1] = k end
   sort(podero.WRITABLE_HEAT_PUMP_FIELDS)
