@@ -534,7 +534,6 @@ describe("actions", function()
 end)
 
 describe("the heat pump schema (csrc/schema.c, core.heat_pump_fields)", function()
-  local podero = require("podero")
   local core = require("podero.core")
 
   local function read(path)
