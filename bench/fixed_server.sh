@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fixed_server.sh: a fixed-body Podero for the loopback benchmark (Debian's nginx, no Lua).
 # The token endpoints answer one fixed token; every heat pump path answers the same body
-# (bench/heat_pump.json, a 3.2 KB heat pump from the sandbox seed). Keep-alive on,
+# (bench/heat_pump.json, a 3.2 KB heat pump from the sandbox seed) with the heat pump id of the
+# path in place of its own, so that it is the heat pump asked for (podero checks that). Keep-alive on,
 # access_log off, worker_processes ${FIXED_WORKERS:-1}, 127.0.0.1 only, private prefix DIR.
 #
 #   bench/fixed_server.sh start DIR   -> prints http://127.0.0.1:PORT (also in DIR/url)
@@ -26,7 +27,16 @@ case "$cmd" in
 start)
   mkdir -p "$dir/logs" "$dir/temp"
   dir=$(cd "$dir" && pwd)
-  body=$(quote "$HERE/heat_pump.json")
+  # the body around its own id: the path's id goes between (nginx's $1 of the location regex)
+  own_id='"id":"fdbcff62-b5fa-4d2d-8dff-7f1a1468001a"'
+  whole=$(cat "$HERE/heat_pump.json")
+  case "$whole" in *"$own_id"*) ;; *) echo "fixed_server: heat_pump.json lacks $own_id" >&2; exit 1;; esac
+  printf '%s' "${whole%%"$own_id"*}" > "$dir/before.json"
+  printf '%s' "${whole#*"$own_id"}" > "$dir/after.json"
+  before=$(quote "$dir/before.json")
+  after=$(quote "$dir/after.json")
+  # one nginx string: the body with the id of the path
+  body="${before%\'}\"id\":\"\$1\"${after#\'}"
   token="'{\"access_token\":\"b3e1f0c2a9d84e6f8a7b5c4d3e2f1a0b9c8d7e6f\",\"expires_in\":36000,\"token_type\":\"Bearer\",\"scope\":\"read write\"}'"
   user_line=""
   [ "$(id -u)" = 0 ] && user_line="user root root;"
@@ -58,7 +68,10 @@ http {
         listen 127.0.0.1:$port;
         location = /api/partners/v2.0/auth/token { return 200 $token; }
         location = /oauth2/token/ { return 200 $token; }
-        location /api/partners/v2.0/org/ { return 200 $body; }
+        location ~ ^/api/partners/v2\.0/org/[^/]+/users/[^/]+/heat-pumps/([0-9a-f-]+)\$ {
+            return 200 $body;
+        }
+        location /api/partners/v2.0/org/ { return 404 '{"detail":"Not Found"}'; }
         location = /_health { default_type text/plain; return 200 'ok'; }
         location / { return 404 '{"detail":"Not Found"}'; }
     }
