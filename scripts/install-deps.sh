@@ -5,7 +5,7 @@ set -eu
 PACKAGES="build-essential pkg-config curl ca-certificates openssl
 lua5.4 liblua5.4-dev lua-cjson lua-busted lua-socket luarocks libcurl4-openssl-dev
 nginx libnginx-mod-http-lua clang libclang-rt-14-dev valgrind faketime
-luajit2 libluajit2-5.1-dev lua-compat53-dev lua-check cppcheck"
+luajit2 libluajit2-5.1-dev lua-compat53-dev lua-check cppcheck wrk"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
