@@ -204,6 +204,26 @@ describe("update validation (raises naming the field, sends nothing)", function(
     check_raises_naming(function() hp:pause_power({}) end, "until_")
   end)
 
+  it("pause_power: a duration passed as a time, or a past time, raises and points at pause_power_for", function()
+    local before = support.stats().api_requests
+    for _, case in ipairs({
+      { 7200, "before 2000" }, { "1999-12-31T23:00:00Z", "before 2000" },
+      { os.time() - 3600, "in the past" }, { os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 600), "in the past" },
+    }) do
+      local ok, err = pcall(hp.pause_power, hp, case[1])
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+      assert.truthy(tostring(err):find("pause_power_for", 1, true), tostring(err))
+    end
+    assert.equal(before, support.stats().api_requests)
+  end)
+
+  it("pause_power_for: bad durations raise naming seconds", function()
+    for _, bad in ipairs({ 0, -5, 0 / 0, math.huge, "2h", 400 * 86400 }) do
+      check_raises_naming(function() hp:pause_power_for(bad) end, "seconds")
+    end
+  end)
+
   it("set_heating_policy: checks each key", function()
     check_raises_naming(function() hp:set_heating_policy({ min = "19" }) end, "min")
     check_raises_naming(function() hp:set_heating_policy({ max = 0 / 0 }) end, "max")
@@ -279,6 +299,13 @@ describe("heat pump steering methods", function()
     local del = assert(client:heat_pump(org, user, d.deleted_heat_pump_id, { include_deleted = true }))
     local again = assert(del:refresh())
     assert.equal(d.deleted_heat_pump_id, again.id)
+  end)
+
+  it("hp:pause_power_for(seconds) pauses from now; a time up to a minute ago is still taken", function()
+    local p = assert(hp:pause_power_for(7200))
+    assert.is_true(p.is_pause_power_active)
+    assert.is_true(math.abs(podero.time(p.pause_power_until) - (os.time() + 7200)) <= 5)
+    assert.is_not_nil(hp:pause_power(os.time() - 30)) -- clocks differ
   end)
 
   it("hp:pause_power with epoch seconds and with an ISO string; hp:resume_power", function()

@@ -82,6 +82,20 @@ describe("podero command", function()
     no_secret(out, err)
   end)
 
+  it("heat-pump shows 'Paused until' only while the pause is to come", function()
+    local c = support.new_client()
+    assert(c:update_heat_pump(org, user, hp_id, { pause_power_until = "2001-01-01T00:00:00Z", is_pause_power_active = true }))
+    local out, err, code = run({ "heat-pump", org, user, hp_id })
+    assert.equal(0, code, err)
+    assert.truthy(out:match("Paused%s+%- %(ended 2001%-01%-01T00:00:00Z%)"), out)
+    assert(c:update_heat_pump(org, user, hp_id, { pause_power_until = "2099-01-01T00:00:00Z", is_pause_power_active = true }))
+    out, err, code = run({ "heat-pump", org, user, hp_id })
+    assert.equal(0, code, err)
+    assert.truthy(out:match("Paused%s+until 2099%-01%-01T00:00:00Z"), out)
+    assert(c:update_heat_pump(org, user, hp_id, { pause_power_until = require("podero").null, is_pause_power_active = false }))
+    c:close()
+  end)
+
   it("heat-pump --json prints the heat pump as JSON with secrets redacted", function()
     local out, err, code = run({ "heat-pump", org, user, actions_id, "--json" })
     assert.equal(0, code, err)
@@ -135,6 +149,13 @@ describe("podero command", function()
     assert.is_true(math.abs(until_ - (os.time() + 7200)) < 60)
     out, err, code = run({ "pause", org, user, hp_id, "--for=30m" })
     assert.equal(0, code, err)
+    out, err, code = run({ "pause", org, user, hp_id, "--for", "1h30m" })
+    assert.equal(0, code, err)
+    hp = cjson.decode((support.api_get(support.hp_path(org, user, hp_id))))
+    assert.is_true(math.abs(require("podero").time(hp.pause_power_until) - (os.time() + 5400)) < 60)
+    out, err, code = run({ "pause", org, user, hp_id, "--until", "2099-12-24T18:00:00+01:00" })
+    assert.equal(0, code, err)
+    assert.truthy(out:find("until 2099-12-24T17:00:00Z", 1, true), out)
     out, err, code = run({ "resume", org, user, hp_id })
     assert.equal(0, code, err)
     assert.truthy(out:find("resumed", 1, true))
@@ -169,6 +190,10 @@ describe("podero command", function()
       { { "users", "c871d975-416e-4563-b526-5e1fc9c9e070", "--colour" }, "an unknown option" },
       { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af" }, "pause without --for" },
       { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--for", "soon" }, "a bad duration" },
+      { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--for", "2" }, "a duration without a unit" },
+      { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--until", "2001-01-01T00:00:00Z" }, "--until in the past" },
+      { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--until", "tomorrow" }, "--until that is not a time" },
+      { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--for", "1h", "--until", "2099-01-01T00:00:00Z" }, "both --for and --until" },
       { { "fleet", "c871d975-416e-4563-b526-5e1fc9c9e070", "--count", "2" }, "--count without --watch" },
       { { "fleet", "c871d975-416e-4563-b526-5e1fc9c9e070", "--watch", "1s", "--count", "x" }, "a bad count" },
     }

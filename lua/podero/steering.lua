@@ -266,11 +266,34 @@ return function(podero, core)
     return client:heat_pump(org, user, id)
   end
 
+  local Y2000 = 946684800 -- 2000-01-01T00:00:00Z
+
+  --- Pauses the power until a time (epoch seconds or ISO 8601 with a zone). A time before
+  -- 2000 (a duration passed by mistake: pause_power(7200)) or more than a minute in the past
+  -- raises, pointing at hp:pause_power_for(seconds).
   function hp_methods.pause_power(hp, until_)
     local fn = "hp:pause_power"
     if until_ == nil then raise(fn, "until_ is required: epoch seconds (number) or an ISO 8601 string") end
     local t = to_epoch(fn, "until_", until_)
+    if t < Y2000 then
+      raise(fn, "until_ is %s, before 2000: it looks like a duration; to pause for %s seconds use "
+        .. "hp:pause_power_for(%s)", iso(t), tostring(until_), tostring(until_))
+    end
+    if t < os.time() - 60 then
+      raise(fn, "until_ is %s, in the past: give a time to come, or a duration with "
+        .. "hp:pause_power_for(seconds)", iso(t))
+    end
     return hp_put(fn, hp, { pause_power_until = iso(t), is_pause_power_active = true })
+  end
+
+  --- Pauses the power for `seconds` from now (a positive number, at most a year).
+  function hp_methods.pause_power_for(hp, seconds)
+    local fn = "hp:pause_power_for"
+    if not is_finite_number(seconds) or seconds <= 0 or seconds > 366 * 86400 then
+      raise(fn, "seconds must be a number of seconds from 1 to one year (31622400), got %s",
+        type(seconds) == "number" and tostring(seconds) or type(seconds))
+    end
+    return hp_put(fn, hp, { pause_power_until = iso(os.time() + math.ceil(seconds)), is_pause_power_active = true })
   end
 
   function hp_methods.resume_power(hp)
