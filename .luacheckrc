@@ -5,7 +5,8 @@ max_line_length = 160
 codes = true
 exclude_files = { "build/**" }
 
-local ngx_files = { "lua/podero/ngx.lua", "examples/openresty/**", "spec-nginx/lua/**", "sandbox/lua/**" }
+local ngx_files = { "lua/podero/ngx.lua", "examples/openresty/**", "spec-nginx/lua/**", "sandbox/lua/**",
+  "bench/gateway/**" }
 for _, f in ipairs(ngx_files) do
   files[f] = { std = "max+ngx_lua" }
 end

@@ -205,7 +205,7 @@ describe("update validation (raises naming the field, sends nothing)", function(
   end)
 
   it("pause_power: a duration passed as a time, or a past time, raises and points at pause_power_for", function()
-    local before = support.stats().api_requests
+    local n0 = support.stats().api_requests
     for _, case in ipairs({
       { 7200, "before 2000" }, { "1999-12-31T23:00:00Z", "before 2000" },
       { os.time() - 3600, "in the past" }, { os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 600), "in the past" },
@@ -215,7 +215,7 @@ describe("update validation (raises naming the field, sends nothing)", function(
       assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
       assert.truthy(tostring(err):find("pause_power_for", 1, true), tostring(err))
     end
-    assert.equal(before, support.stats().api_requests)
+    assert.equal(n0, support.stats().api_requests)
   end)
 
   it("pause_power_for: bad durations raise naming seconds", function()

@@ -193,7 +193,8 @@ describe("podero command", function()
       { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--for", "2" }, "a duration without a unit" },
       { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--until", "2001-01-01T00:00:00Z" }, "--until in the past" },
       { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--until", "tomorrow" }, "--until that is not a time" },
-      { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2", "a82312a9-0252-415b-bc53-6146aff3f3af", "--for", "1h", "--until", "2099-01-01T00:00:00Z" }, "both --for and --until" },
+      { { "pause", "c871d975-416e-4563-b526-5e1fc9c9e070", "19c004ae-e335-471e-a7dc-909929f8b8e2",
+          "a82312a9-0252-415b-bc53-6146aff3f3af", "--for", "1h", "--until", "2099-01-01T00:00:00Z" }, "both --for and --until" },
       { { "fleet", "c871d975-416e-4563-b526-5e1fc9c9e070", "--count", "2" }, "--count without --watch" },
       { { "fleet", "c871d975-416e-4563-b526-5e1fc9c9e070", "--watch", "1s", "--count", "x" }, "a bad count" },
     }
