@@ -1494,16 +1494,35 @@ static int fetch_finish(podero_client *c, fetch_batch *b, fetch_slot *sl, CURLco
     return 1;
 }
 
-/* Reads refs[i] into item: { org_id, user_id, heat_pump_id } positional or named. Raises. */
+/* Reads refs[i] into item: { org_id, user_id, heat_pump_id } positional or named, or a heat
+ * pump object (its org and user from where it came from, its id). Raises. */
 static void fetch_read_ref(lua_State *L, int refs, int i, fetch_item *it) {
     static const char *const names[] = {"org_id", "user_id", "heat_pump_id"};
     char *dst[3];
     char what[64];
     int k;
     dst[0] = it->org; dst[1] = it->user; dst[2] = it->hp;
-    if (lua_rawgeti(L, refs, i) != LUA_TTABLE)
-        luaL_error(L, "podero: fetch_heat_pumps: refs[%d] must be a table { org_id, user_id, heat_pump_id }, got %s",
-                   i, luaL_typename(L, -1));
+    lua_rawgeti(L, refs, i);
+    if (podero_doc_push_context_at(L, -1)) {
+        /* a heat pump object: { org_id, user_id } of its context, and its id */
+        int ctx = lua_gettop(L);
+        for (k = 0; k < 3; k++) {
+            if (k < 2)
+                lua_getfield(L, ctx, names[k]);
+            else
+                lua_getfield(L, ctx - 1, "id");
+            snprintf(what, sizeof what, "refs[%d].%s", i, k < 2 ? names[k] : "id");
+            check_uuid(L, lua_gettop(L), what, "fetch_heat_pumps", dst[k]);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
+        return;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L, "podero: fetch_heat_pumps: refs[%d] must be a table { org_id, user_id, heat_pump_id } "
+                      "or a heat pump object, got %s", i,
+                   luaL_testudata(L, -1, PODERO_VIEW_MT) ? "a podero object that is not a heat pump of a client"
+                                                         : luaL_typename(L, -1));
     for (k = 0; k < 3; k++) {
         if (lua_getfield(L, -1, names[k]) == LUA_TNIL) {
             lua_pop(L, 1);

@@ -225,9 +225,19 @@ static int view_index(lua_State *L) {
 }
 
 static int view_newindex(lua_State *L) {
-    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : luaL_typename(L, 2);
-    return luaL_error(L, "podero: objects are read-only (cannot assign field '%s'); "
-                         "use podero.to_table() for a mutable copy", k);
+    int isint = 0;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (lua_type(L, 2) == LUA_TNUMBER && isint) {
+        char num[32];   /* %I is not in Lua 5.1's lua_pushfstring */
+        snprintf(num, sizeof num, "%lld", (long long)i);
+        return luaL_error(L, "podero: objects are read-only (cannot assign index %s); "
+                             "use podero.to_table() for a mutable copy", num);
+    }
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "podero: objects are read-only (cannot assign field '%s'); "
+                             "use podero.to_table() for a mutable copy", lua_tostring(L, 2));
+    return luaL_error(L, "podero: objects are read-only (cannot assign a %s key); "
+                         "use podero.to_table() for a mutable copy", luaL_typename(L, 2));
 }
 
 static int view_len(lua_State *L) {
@@ -359,8 +369,10 @@ static int view_pairs(lua_State *L) {
     return 3;
 }
 
-/* Pushes node n as plain Lua tables (to_table). */
-static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n) {
+/* Pushes node n as plain Lua tables (to_table). kind: the view kind of node n, so that a heat
+ * pump's Decimal fields (and those of each heat pump of a list) read as the lazy reader reads
+ * them; nested values are plain. */
+static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n, int kind) {
     const pj_node *nd = &doc->nodes[n];
     uint32_t i;
     switch (nd->type) {
@@ -379,7 +391,8 @@ static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n) {
         luaL_checkstack(L, 4, "podero: document nested too deeply");
         lua_createtable(L, (int)nd->count, 0);
         for (i = 0; i < nd->count; i++) {
-            push_plain(L, doc, doc->kids[nd->u.c.kids + i]);
+            push_plain(L, doc, doc->kids[nd->u.c.kids + i],
+                       kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         break;
@@ -391,7 +404,14 @@ static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n) {
             size_t klen;
             const char *k = pj_str(doc, &doc->nodes[kn], &klen);
             lua_pushlstring(L, k, klen);
-            push_plain(L, doc, kn + 1);
+            if (kind == PODERO_KIND_HEAT_PUMP && doc->nodes[kn + 1].type == PJ_STR &&
+                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_is_decimal_field(k, klen)) {
+                size_t vlen;
+                const char *v = pj_str(doc, &doc->nodes[kn + 1], &vlen);
+                push_numlit(L, v, vlen);
+            } else {
+                push_plain(L, doc, kn + 1, PODERO_KIND_PLAIN);
+            }
             lua_rawset(L, -3);
         }
         break;
@@ -400,7 +420,7 @@ static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n) {
 
 int podero_doc_to_table(lua_State *L) {
     podero_view *v = check_view(L, 1);
-    push_plain(L, &v->sd->doc, v->node);
+    push_plain(L, &v->sd->doc, v->node, v->kind);
     return 1;
 }
 
@@ -426,6 +446,21 @@ void podero_doc_set_context(lua_State *L, int view_idx) {
     v->sd->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the table */
 }
 
+/* Pushes the context table of the value at idx and returns 1 when it is a heat pump object
+ * with the context of a user ({client, org_id, user_id}); else pushes nothing and returns 0. */
+int podero_doc_push_context_at(lua_State *L, int idx) {
+    podero_view *v = (podero_view *)luaL_testudata(L, idx, PODERO_VIEW_MT);
+    if (!v || v->kind != PODERO_KIND_HEAT_PUMP || v->sd->ctx_ref == LUA_NOREF || v->sd->ctx_ref == LUA_REFNIL)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v->sd->ctx_ref);
+    if (lua_getfield(L, -1, "user_id") != LUA_TSTRING) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
 /* core.context(obj) -> the context table, or nil */
 int podero_doc_context(lua_State *L) {
     podero_view *v = check_view(L, 1);
@@ -445,6 +480,14 @@ int podero_doc_set_context_l(lua_State *L) {
 
 int podero_doc_is_view(lua_State *L) {
     lua_pushboolean(L, luaL_testudata(L, 1, PODERO_VIEW_MT) != NULL);
+    return 1;
+}
+
+/* core.is_heat_pump(v): a heat pump object (an answer about a heat pump, or an element of a list
+ * of them), not any other object or nested value */
+int podero_doc_is_heat_pump(lua_State *L) {
+    podero_view *v = (podero_view *)luaL_testudata(L, 1, PODERO_VIEW_MT);
+    lua_pushboolean(L, v && v->kind == PODERO_KIND_HEAT_PUMP);
     return 1;
 }
 

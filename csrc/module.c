@@ -141,6 +141,7 @@ int luaopen_podero_core(lua_State *L) {
         {"to_table", podero_doc_to_table},
         {"raw", podero_doc_raw},
         {"is_object", podero_doc_is_view},
+        {"is_heat_pump", podero_doc_is_heat_pump},
         {"context", podero_doc_context},
         {"set_context", podero_doc_set_context_l},
         {"error", l_error},

@@ -103,6 +103,7 @@ local function main()
      "fetch_heat_pumps with ngx.thread.spawn: every heat pump, a 404 for the missing one, progress per item", cjson.encode(l))
   ok(l.refresh_id == "a82312a9-0252-415b-bc53-6146aff3f3af" or l.refresh_id ~= nil and #l.refresh_id == 36,
      "a heat pump from a list refreshes through the nginx client", cjson.encode(l))
+  ok(l.objects_as_refs == true, "fetch_heat_pumps takes heat pump objects as refs inside nginx", cjson.encode(l))
 
   local before = stats()
   local m = get(NG .. "/misuse")

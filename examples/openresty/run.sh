@@ -38,28 +38,31 @@ if [ -z "${PODERO_BASE_URL:-}" ]; then
 fi
 export PODERO_BASE_URL PODERO_CLIENT_ID PODERO_CLIENT_SECRET PODERO_ORG_ID PODERO_USER_ID PODERO_HEAT_PUMP_ID
 
-# a free loopback port
-port=""
-for _ in $(seq 1 50); do
-  p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40001 ))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { echo "no free port" >&2; exit 1; }
-
+# nginx on a free loopback port: below the kernel's ephemeral range (32768-60999), where no
+# outgoing connection takes it, and tried again on another one if the bind fails anyway
 mkdir -p "$tmp/logs" "$tmp/temp"
 user_line=""; [ "$(id -u)" = 0 ] && user_line="user root root;"
-sed -e "s|@PREFIX@|$tmp|g" -e "s|@PORT@|$port|g" -e "s|@PODERO@|$TOP|g" -e "s|@USER_LINE@|$user_line|" \
-    -e "s|@LUA_SHARE@|/usr/share/lua/5.1|g" -e "s|@LUA_LIB@|/usr/lib/x86_64-linux-gnu/lua/5.1|g" \
-    "$HERE/nginx.conf" >"$tmp/nginx.conf"
-
-"$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/logs/error.log" &
-ngx_pid=$!
-url="http://127.0.0.1:$port"
-for _ in $(seq 1 50); do
-  curl --noproxy '*' -s -o /dev/null -m 2 "$url/heat-pump.json" && break
-  kill -0 "$ngx_pid" 2>/dev/null || { cat "$tmp/logs/error.log" >&2; exit 1; }
-  sleep 0.1
+url=""
+for _ in $(seq 1 20); do
+  port=$(( 20000 + RANDOM % 12000 ))
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+  sed -e "s|@PREFIX@|$tmp|g" -e "s|@PORT@|$port|g" -e "s|@PODERO@|$TOP|g" -e "s|@USER_LINE@|$user_line|" \
+      -e "s|@LUA_SHARE@|/usr/share/lua/5.1|g" -e "s|@LUA_LIB@|/usr/lib/x86_64-linux-gnu/lua/5.1|g" \
+      "$HERE/nginx.conf" >"$tmp/nginx.conf"
+  : >"$tmp/logs/error.log"
+  "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/logs/error.log" &
+  ngx_pid=$!
+  for _ in $(seq 1 50); do
+    if curl --noproxy '*' -s -o /dev/null -m 2 "http://127.0.0.1:$port/heat-pump.json"; then url="http://127.0.0.1:$port"; break; fi
+    kill -0 "$ngx_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$url" ] && break
+  wait "$ngx_pid" 2>/dev/null || true
+  ngx_pid=""
+  grep -q "Address already in use" "$tmp/logs/error.log" || { cat "$tmp/logs/error.log" >&2; exit 1; }
 done
+[ -n "$url" ] || { echo "no free port for nginx" >&2; cat "$tmp/logs/error.log" >&2; exit 1; }
 
 if [ "$MODE" = "--once" ]; then
   echo "== GET $url/heat-pump.json"

@@ -386,15 +386,24 @@ function Client:fetch_heat_pumps(refs, opts)
   local items = {}
   for i = 1, n do
     local r = refs[i]
-    if type(r) ~= "table" then
-      misuse(fn, "refs[%d] must be a table { org_id, user_id, heat_pump_id }, got %s", i, type(r))
+    local ctx = _M.core.is_heat_pump(r) and _M.core.context(r)
+    if ctx and ctx.user_id then
+      -- a heat pump object: where it came from, and its id
+      items[i] = { check_uuid(fn, fmt("refs[%d].org_id", i), ctx.org_id),
+                   check_uuid(fn, fmt("refs[%d].user_id", i), ctx.user_id),
+                   check_uuid(fn, fmt("refs[%d].id", i), r.id) }
+    else
+      if type(r) ~= "table" then
+        misuse(fn, "refs[%d] must be a table { org_id, user_id, heat_pump_id } or a heat pump object, got %s", i,
+          _M.core.is_object(r) and "a podero object that is not a heat pump of a client" or type(r))
+      end
+      local function get(k, j)
+        local v = r[k]
+        if v == nil then v = r[j] end
+        return check_uuid(fn, fmt("refs[%d].%s", i, k), v)
+      end
+      items[i] = { get("org_id", 1), get("user_id", 2), get("heat_pump_id", 3) }
     end
-    local function get(k, j)
-      local v = r[k]
-      if v == nil then v = r[j] end
-      return check_uuid(fn, fmt("refs[%d].%s", i, k), v)
-    end
-    items[i] = { get("org_id", 1), get("user_id", 2), get("heat_pump_id", 3) }
   end
   local hps, errs, failed, done, next_i = {}, {}, 0, 0, 0
   local abort

@@ -89,12 +89,17 @@ function _M.lists()
   ngx.update_time()
   local ids = {}
   for i = 1, #refs - 1 do ids[i] = got[i] and got[i].id == refs[i][3] or false end
+  -- heat pump objects as refs: the first two results fetched again
+  local objs, oerrs, ofailed = c:fetch_heat_pumps({ got[1], got[2] })
+  local objs_ok = ofailed == 0 and objs[1] and objs[1].id == refs[1][3] and objs[2].id == refs[2][3] or
+    tostring(oerrs[1] or oerrs[2])
   -- a heat pump from a list refreshes through the same nginx client (steering's hp:refresh)
   local again, rerr = hps[1]:refresh()
   reply(200, { users = #users, heat_pumps = #hps, first_user_email = users[1].email,
                fetched_ok = ids, failed = failed, last_kind = errs[#refs] and errs[#refs].kind,
                last_status = errs[#refs] and errs[#refs].status, progress_calls = calls,
-               refresh_id = again and again.id or tostring(rerr), fetch_ms = (ngx.now() - t0) * 1000 })
+               refresh_id = again and again.id or tostring(rerr), fetch_ms = (ngx.now() - t0) * 1000,
+               objects_as_refs = objs_ok })
 end
 
 -- GET /answers: raw() of list elements and nested values inside nginx (their own bytes)
