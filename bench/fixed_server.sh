@@ -9,6 +9,8 @@
 #   bench/fixed_server.sh stop DIR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/nginx-conf.sh
+. "$HERE/../scripts/nginx-conf.sh"
 NGINX=${NGINX:-/usr/sbin/nginx}
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -56,11 +58,7 @@ http {
     server_tokens off;
     types { }
     default_type application/json;
-    client_body_temp_path $dir/temp/client_body;
-    proxy_temp_path $dir/temp/proxy;
-    fastcgi_temp_path $dir/temp/fastcgi;
-    uwsgi_temp_path $dir/temp/uwsgi;
-    scgi_temp_path $dir/temp/scgi;
+$(nginx_temp_paths "$dir")
     keepalive_requests 1000000;
     keepalive_timeout 60s;
     lingering_close off;

@@ -20,6 +20,8 @@ VENDOR="$(cd "${PODERO_VENDOR:-$TOP/../shared/vendor}" 2>/dev/null && pwd)" ||
 [ -r "$VENDOR/lua-resty-http/lib/resty/http.lua" ] || { echo "bench-nginx: $VENDOR lacks lua-resty-http" >&2; exit 1; }
 # shellcheck source=../scripts/proc.sh
 . "$TOP/scripts/proc.sh"
+# shellcheck source=../scripts/nginx-conf.sh
+. "$TOP/scripts/nginx-conf.sh"
 SECONDS_PER_RUN="${GW_SECONDS:-5}"
 ROUNDS="${GW_ROUNDS:-3}"
 CONNS="${GW_CONNECTIONS:-32}"
@@ -74,33 +76,21 @@ CONF
 }
 
 start_gateway() { # CONTENDER
-  local name="$1" dir="$work/$1" port user_line=""
-  [ "$(id -u)" = 0 ] && user_line="user root root;"
+  local name="$1" dir="$work/$1" port
   mkdir -p "$dir/logs" "$dir/temp"
   for _ in $(seq 1 20); do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40001 ))
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
     cat >"$dir/nginx.conf" <<CONF
-load_module $MOD_DIR/ndk_http_module.so;
-load_module $MOD_DIR/ngx_http_lua_module.so;
-$user_line
-daemon on;
-master_process on;
-worker_processes 1;
+$(nginx_lua_daemon "$dir" 1 "$MOD_DIR")
 worker_cpu_affinity 01;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
 env GW_UPSTREAM; env GW_TOKEN; env GW_SANDBOX; env GW_REFS;
 thread_pool podero threads=32 max_queue=65536;
 events { worker_connections 4096; }
 http {
     access_log off;
     default_type text/plain;
-    client_body_temp_path $dir/temp/client_body;
-    proxy_temp_path $dir/temp/proxy;
-    fastcgi_temp_path $dir/temp/fastcgi;
-    uwsgi_temp_path $dir/temp/uwsgi;
-    scgi_temp_path $dir/temp/scgi;
+$(nginx_temp_paths "$dir")
     keepalive_requests 1000000;
     lua_package_path "$HERE/gateway/?.lua;$TOP/lua/?.lua;$TOP/lua/?/init.lua;$VENDOR/lua-resty-http/lib/?.lua;$VENDOR/lua-resty-string/lib/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;";
     lua_package_cpath "$TOP/build/luajit/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";

@@ -38,7 +38,14 @@ case "${PODERO_SANITIZE:-}" in
 esac
 echo "# busted under $($LUA -v 2>&1 | head -n 1) (core: build/$core)"
 set +e
-$runner -o TAP ${BUSTED_ARGS:-} spec > "$work/tap" 2> "$work/stderr"
+# PODERO_IN_PROCESS_ONLY=1: leave out the specs whose subject is a child process (the CLI, the
+# examples, the luarocks install, the failing-allocator host, faketime): a sanitizer or a
+# collector setting of the runner does not reach them, and make test runs them
+skip=""
+if [ "${PODERO_IN_PROCESS_ONLY:-0}" = 1 ]; then
+  for n in 80 86 87 94 96; do skip="$skip --exclude-pattern=^$n%-"; done  # install cli examples alloc clock
+fi
+$runner -o TAP $skip ${BUSTED_ARGS:-} spec > "$work/tap" 2> "$work/stderr"
 rc=$?
 set -e
 cat "$work/tap"

@@ -16,7 +16,7 @@ else
     seeds = { 1, 2, 3, os.time() % 1000000 }
   end
 end
-local steps = tonumber(os.getenv("PODERO_WALK_STEPS") or "") or 800
+local steps = tonumber(os.getenv("PODERO_WALK_STEPS") or "") or 600
 local light = os.getenv("PODERO_WALK_LIGHT") == "1"
 local interp = rawget(_G, "jit") and jit.version or _VERSION
 

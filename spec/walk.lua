@@ -499,7 +499,7 @@ function M.run(opts)
 
   actions[#actions + 1] = { 6, "write", function()
     local hp, ref, owner = bound_hp()
-    local kind = rng.int(1, 6)
+    local kind = rng.int(1, 9)
     local res, err, want
     if kind == 1 then
       local c = fmt("walk %d/%d W\195\164rme %s", seed, step, rng.hex(6))
@@ -525,6 +525,19 @@ function M.run(opts)
       note(fmt("hp:set_heating_policy %d..%d of %s", lo, hi, ref.id))
       res, err = hp:set_heating_policy({ min = lo, max = hi, enabled = true })
       want = { minimum_temperature_limit = lo, maximum_temperature_limit = hi }
+    elseif kind == 7 then
+      local t0 = os.time() + rng.int(3600, 86400)
+      note("hp:set_away_mode of " .. ref.id)
+      res, err = hp:set_away_mode({ start = t0, finish = t0 + rng.int(3600, 7 * 86400), min_temperature = rng.int(10, 16) })
+      want = { is_away_mode_enabled = true }
+    elseif kind == 8 then
+      note("hp:clear_away_mode of " .. ref.id)
+      res, err = hp:clear_away_mode()
+      want = { is_away_mode_enabled = false }
+    elseif kind == 9 then
+      note("hp:pause_power_for of " .. ref.id)
+      res, err = hp:pause_power_for(rng.int(60, 86400))
+      want = { is_pause_power_active = true }
     else
       note("client:update_heat_pump external_device_id of " .. ref.id)
       local x = rng.hex(10)
@@ -533,6 +546,9 @@ function M.run(opts)
     end
     forget(ref.id)
     check(res ~= nil, "write on %s failed: %s", ref.id, tostring(err))
+    if kind == 8 and res then
+      check(res.away_mode_start == nil and res.away_mode_end == nil, "clear_away_mode on %s left times", ref.id)
+    end
     for k, v in pairs(want) do
       check(res[k] == v, "write on %s: %s is %s, expected %s", ref.id, k, tostring(res[k]), tostring(v))
     end
