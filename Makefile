@@ -72,6 +72,9 @@ ctest:
 	    -Icsrc tests-c/json_test.c csrc/json.c -lm -o build/ctest/json_test
 	build/ctest/json_test $(JSONTESTSUITE) tests-c/heat_pump.json > build/ctest/json_test.log
 	@tail -n 3 build/ctest/json_test.log
+	$(CC) -std=c11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all -Icsrc tests-c/http1_test.c csrc/http1.c -lm -o build/ctest/http1_test
+	build/ctest/http1_test
 
 # libFuzzer, FUZZ_SECONDS each (default 60), under ASan+UBSan: the JSON document with lazy
 # reads, the token answer checks, and the response classifier. Seeds live in fuzz/corpus/.
@@ -79,11 +82,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC := clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_CORE := csrc/module.c csrc/doc.c csrc/json.c csrc/schema.c -I$(LUA_INC) -I$(CURL_INC) -llua$(LUA_VERSION) -lcurl -lm
 fuzz:
-	@mkdir -p build/fuzz/json build/fuzz/token build/fuzz/response
+	@mkdir -p build/fuzz/json build/fuzz/token build/fuzz/response build/fuzz/http1
 	$(FUZZ_CC) -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c -lm -o build/fuzz/fuzz_json
 	$(FUZZ_CC) -Icsrc fuzz/fuzz_token.c $(FUZZ_CORE) -o build/fuzz/fuzz_token
 	$(FUZZ_CC) -Icsrc fuzz/fuzz_response.c $(FUZZ_CORE) -o build/fuzz/fuzz_response
-	@for t in json token response; do \
+	$(FUZZ_CC) -Icsrc fuzz/fuzz_http1.c csrc/http1.c -lm -o build/fuzz/fuzz_http1
+	@for t in json token response http1; do \
 	  echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
 	    build/fuzz/$$t fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1 || { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
