@@ -7,8 +7,13 @@ CC         ?= cc
 CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra
 PIC        := -fPIC -std=gnu11
-SRC        := csrc/module.c csrc/client.c csrc/doc.c csrc/json.c csrc/schema.c
-HDR        := csrc/podero.h csrc/json.h
+# The C sources by layer (csrc/README.md): no Lua, no libcurl; libcurl only; Lua only.
+CORE_SRC   := csrc/util.c csrc/buf.c csrc/result.c csrc/schema.c csrc/token.c csrc/policy.c \
+              csrc/http1.c csrc/json.c
+CURL_SRC   := csrc/http_curl.c
+LUA_SRC    := csrc/error.c csrc/doc.c csrc/api.c csrc/client.c csrc/cosock.c csrc/module.c
+SRC        := $(CORE_SRC) $(CURL_SRC) $(LUA_SRC)
+HDR        := csrc/core.h csrc/json.h csrc/http1.h csrc/transport.h csrc/podero.h
 BUILD      := build/$(LUA_VERSION)
 CORE       := $(BUILD)/podero/core.so
 LIBS       := -lcurl -lm
@@ -16,7 +21,7 @@ LIBS       := -lcurl -lm
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
 
-.PHONY: lint print-src all build deps test test-gc check ctest fuzz asan asan-build valgrind demo sandbox clean \
+.PHONY: lint print-src all build deps test test-gc check layers ctest fuzz asan asan-build valgrind demo sandbox clean \
         walk walk-asan walk-valgrind
 
 all: build
@@ -55,8 +60,20 @@ deps:
 test: deps build
 	@PODERO_LUAS="lua5.4 luajit" sh scripts/run-tests.sh
 
+# The layers (csrc/README.md), checked: the core includes neither Lua nor libcurl, the libcurl
+# transport no Lua, the Lua binding no libcurl; and the core compiles without Lua's headers.
+layers:
+	@bad=$$(grep -lE '#include <(lua|lauxlib|lualib)\.h>|#include "(podero|transport)\.h"|#include <curl/' \
+	    $(CORE_SRC) csrc/core.h csrc/json.h csrc/http1.h); \
+	 bad="$$bad$$(grep -lE '#include <(lua|lauxlib|lualib)\.h>|#include "podero\.h"' $(CURL_SRC) csrc/transport.h)"; \
+	 bad="$$bad$$(grep -lE '#include <curl/' $(LUA_SRC) csrc/podero.h)"; \
+	 if [ -n "$$bad" ]; then echo "layer rule broken in: $$bad"; exit 1; fi
+	@mkdir -p build/check
+	$(CC) -std=gnu11 -O2 $(WARN) -Werror -Icsrc -fsyntax-only $(CORE_SRC)
+	@echo "layers: ok (core: $(words $(CORE_SRC)) files, libcurl: $(words $(CURL_SRC)), Lua: $(words $(LUA_SRC)))"
+
 # Warnings are errors, with gcc and clang.
-check: deps ctest
+check: deps layers ctest
 	@mkdir -p build/check
 	gcc   -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/gcc.so $(SRC) $(LIBS)
 	clang -O2 $(WARN) -Werror $(PIC) -I$(LUA_INC) -I$(CURL_INC) -shared -o build/check/clang.so $(SRC) $(LIBS)
@@ -76,18 +93,19 @@ ctest:
 	    -fno-sanitize-recover=all -Icsrc tests-c/http1_test.c csrc/http1.c -lm -o build/ctest/http1_test
 	build/ctest/http1_test
 
-# libFuzzer, FUZZ_SECONDS each (default 60), under ASan+UBSan: the JSON document with lazy
-# reads, the token answer checks, and the response classifier. Seeds live in fuzz/corpus/.
+# libFuzzer, FUZZ_SECONDS each (default 60), under ASan+UBSan, each linking only the units it
+# tests (no Lua, no libcurl): the JSON parser, the token answer checks, the policy behind the
+# HTTP/1.1 framing, and the framing itself. Seeds live in fuzz/corpus/.
 FUZZ_SECONDS ?= 60
 FUZZ_CC := clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_CORE := csrc/module.c csrc/doc.c csrc/json.c csrc/schema.c -I$(LUA_INC) -I$(CURL_INC) -llua$(LUA_VERSION) -lcurl -lm
+FUZZERS := json token policy http1
 fuzz:
-	@mkdir -p build/fuzz/json build/fuzz/token build/fuzz/response build/fuzz/http1
+	@mkdir -p $(addprefix build/fuzz/,$(FUZZERS))
 	$(FUZZ_CC) -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c -lm -o build/fuzz/fuzz_json
-	$(FUZZ_CC) -Icsrc fuzz/fuzz_token.c $(FUZZ_CORE) -o build/fuzz/fuzz_token
-	$(FUZZ_CC) -Icsrc fuzz/fuzz_response.c $(FUZZ_CORE) -o build/fuzz/fuzz_response
+	$(FUZZ_CC) -Icsrc fuzz/fuzz_token.c $(CORE_SRC) -lm -o build/fuzz/fuzz_token
+	$(FUZZ_CC) -Icsrc fuzz/fuzz_policy.c $(CORE_SRC) -lm -o build/fuzz/fuzz_policy
 	$(FUZZ_CC) -Icsrc fuzz/fuzz_http1.c csrc/http1.c -lm -o build/fuzz/fuzz_http1
-	@for t in json token response http1; do \
+	@for t in $(FUZZERS); do \
 	  echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
 	    build/fuzz/$$t fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1 || { tail -n 40 build/fuzz/$$t.log; exit 1; }; \

@@ -491,100 +491,21 @@ int podero_doc_is_heat_pump(lua_State *L) {
     return 1;
 }
 
-/* What a JSON value is, by pj_type, for messages: "the answer is a JSON string, not an object". */
-static const char *const type_names[] = {"JSON null", "JSON false", "JSON true", "a JSON number",
-                                         "a JSON number", "a JSON string", "a JSON array",
-                                         "a JSON object"};
-
-/* The fields HeatPumpDetailOutput marks required (besides id, which may be absent or null). */
-static const char *const required_fields[] = {
-    "connection_status", "monitoring_status", "steering_status", "device_model", "owner",
-    "created_at", "updated_at",
-};
-
-int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res) {
-    const pj_node *root = &doc->nodes[0];
-    uint32_t n;
-    size_t i;
-    if (root->type != PJ_OBJ) {
-        res->kind = "decode";
-        res->status = status;
-        snprintf(res->message, sizeof res->message, "the answer is %s, not an object",
-                 type_names[root->type]);
-        return -1;
-    }
-    n = pj_obj_get(doc, 0, "id", 2);
-    if (n != PJ_NONE && doc->nodes[n].type != PJ_NULL) {
-        size_t len;
-        const char *s;
-        if (doc->nodes[n].type != PJ_STR) {
-            res->kind = "decode";
-            res->status = status;
-            snprintf(res->message, sizeof res->message, "the answer's heat pump id is not a string");
-            return -1;
-        }
-        s = pj_str(doc, &doc->nodes[n], &len);
-        if (want_id && (len != strlen(want_id) || strncasecmp(s, want_id, len) != 0)) {
-            char shown[41];
-            size_t k, m = len < 40 ? len : 40;
-            for (k = 0; k < m; k++)  /* printable ASCII only: the id is the server's text */
-                shown[k] = (s[k] >= 0x20 && s[k] < 0x7f) ? s[k] : '?';
-            shown[m] = 0;
-            res->kind = "decode";
-            res->status = status;
-            snprintf(res->message, sizeof res->message,
-                     "the answer is about heat pump %s%s, not the %s asked for", shown,
-                     len > 40 ? "..." : "", want_id);
-            return -1;
-        }
-    }
-    for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
-        if (pj_obj_get(doc, 0, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
-            res->kind = "decode";
-            res->status = status;
-            snprintf(res->message, sizeof res->message,
-                     "the answer is not a heat pump: it lacks the required field %s", required_fields[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int want_array,
-                    const char *want_id, podero_result *res) {
+int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind, const char *want_id,
+                    long status, podero_result *res) {
     podero_shared_doc *sd;
     podero_view *v;
-    char err[200];
-    int rc;
-    uint8_t root_type;
-
-    /* the view exists (and owns sd through __gc) before anything is allocated */
-    v = new_view(L, 0, kind);
+    /* the view exists (and owns sd through __gc) before anything is parsed: a raise leaks nothing */
+    v = new_view(L, 0, result_kind == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
+                       : result_kind == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
+                       : PODERO_KIND_PLAIN);
     sd = (podero_shared_doc *)calloc(1, sizeof *sd);
     if (!sd)
         luaL_error(L, "not enough memory");
     sd->refs = 1;
     sd->ctx_ref = LUA_NOREF;
     v->sd = sd;
-    rc = pj_parse(&sd->doc, body, len, err, sizeof err);
-    if (rc == -2)
-        luaL_error(L, "not enough memory");
-    if (rc != 0) {
-        lua_pop(L, 1);
-        res->kind = "decode";
-        snprintf(res->message, sizeof res->message, "the answer is not valid JSON: %s", err);
-        return 0;
-    }
-    root_type = sd->doc.nodes[0].type;
-    if (root_type != (want_array ? PJ_ARR : PJ_OBJ)) {
-        lua_pop(L, 1);
-        res->kind = "decode";
-        snprintf(res->message, sizeof res->message, "the answer is %s, not %s",
-                 type_names[root_type], want_array ? "an array" : "an object");
-        return 0;
-    }
-    if (kind == PODERO_KIND_HEAT_PUMP && want_id &&
-        podero_heat_pump_check(&sd->doc, want_id[0] ? want_id : NULL, res->status, res) != 0) {
+    if (podero_parse_answer(&sd->doc, body, len, result_kind, want_id, status, res) != 0) {
         lua_pop(L, 1);
         return 0;
     }
@@ -634,4 +555,49 @@ void podero_doc_open(lua_State *L) {
     lua_pushliteral(L, "podero.object");
     lua_setfield(L, -2, "__metatable");   /* getmetatable() hides the real one */
     lua_pop(L, 1);
+}
+
+/* core.heat_pump_fields: { { name =, decimal =, type =, nullable =, max_length =, values =,
+ * hint = }, ... } in the order above (type nil for a read-only field). */
+void podero_schema_push(lua_State *L) {
+    static const char *const types[] = {NULL, "boolean", "number", "integer", "string", "time", "enum"};
+    const podero_field *f;
+    int i = 0;
+    lua_newtable(L);
+    for (f = podero_heat_pump_fields; f->name; f++) {
+        lua_createtable(L, 0, 7);
+        lua_pushstring(L, f->name);
+        lua_setfield(L, -2, "name");
+        lua_pushboolean(L, f->decimal);
+        lua_setfield(L, -2, "decimal");
+        if (f->wtype != PODERO_W_NONE) {
+            lua_pushstring(L, types[f->wtype]);
+            lua_setfield(L, -2, "type");
+            lua_pushboolean(L, f->nullable);
+            lua_setfield(L, -2, "nullable");
+        }
+        if (f->max_length) {
+            lua_pushinteger(L, f->max_length);
+            lua_setfield(L, -2, "max_length");
+        }
+        if (f->values) {
+            const char *p = f->values;
+            int k = 0;
+            lua_newtable(L);
+            while (*p) {
+                size_t n = strcspn(p, " ");
+                lua_pushlstring(L, p, n);
+                lua_rawseti(L, -2, ++k);
+                p += n;
+                while (*p == ' ')
+                    p++;
+            }
+            lua_setfield(L, -2, "values");
+        }
+        if (f->hint) {
+            lua_pushstring(L, f->hint);
+            lua_setfield(L, -2, "hint");
+        }
+        lua_rawseti(L, -2, ++i);
+    }
 }

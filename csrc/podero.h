@@ -1,15 +1,7 @@
 /*
- * podero.h: the internal header shared by the C files of podero.core.
- *
- * One file per concern:
- *   module.c  registration of podero.core, the error type, curl_global_init
- *   client.c  the client userdata: options, transfers, retries, the token
- *   doc.c     lazy Lua views over a parsed JSON document
- *   json.c    the strict JSON parser (json.h)
- *
- * The rule that keeps libcurl and Lua apart: no Lua API call that can raise is ever made
- * while a libcurl call is on the C stack. Transfers fill plain C structs (podero_result,
- * the client's body buffer); Lua values are pushed only after curl_easy_perform returned.
+ * podero.h: the header of the files that call Lua (the binding). They never call libcurl: the
+ * libcurl transports are reached through transport.h, which hides curl's types. See
+ * csrc/README.md for the layers.
  */
 #ifndef PODERO_H
 #define PODERO_H
@@ -30,9 +22,7 @@
 #define lua_newuserdatauv(L, sz, n) lua_newuserdata((L), (sz))
 #endif
 
-#include "json.h"
-
-#define PODERO_VERSION "0.1.0"
+#include "core.h"
 
 #define PODERO_CLIENT_MT "podero.client"
 #define PODERO_ERROR_MT  "podero.error"
@@ -45,36 +35,17 @@ enum podero_kind {
     PODERO_KIND_HEAT_PUMP_LIST = 2  /* an array of heat pumps */
 };
 
-/* The outcome of a request, filled without touching Lua. */
-typedef struct podero_result {
-    const char *kind;       /* NULL on success, else one of podero_error_kinds */
-    long status;            /* HTTP status of the last answer, 0 when none */
-    double retry_after;     /* seconds from Retry-After, < 0 when absent */
-    int attempts;           /* requests made to the endpoint that failed or answered */
-    char message[512];      /* one line, secrets removed */
-} podero_result;
-
-/* module.c */
-extern const char *const podero_error_kinds[];  /* the closed list of err.kind, NULL-terminated */
+/* error.c: the Lua error type */
+void podero_error_open(lua_State *L);
 void podero_push_error(lua_State *L, const podero_result *res);
 int podero_fail(lua_State *L, const podero_result *res);   /* pushes nil, err; returns 2 */
 
-/* doc.c */
+/* doc.c: lazy views */
 void podero_doc_open(lua_State *L);     /* registers the view metatable; leaves nothing */
-/*
- * Parses body[0..len) and pushes the root view of the given kind. Returns 1 with the view
- * pushed, or 0 with nothing pushed and res filled as a "decode" error (the root must be an
- * object for PODERO_KIND_HEAT_PUMP/PLAIN objects, an array for ..._LIST).
- */
-int podero_doc_push(lua_State *L, const char *body, size_t len, int kind, int want_array,
-                    const char *want_id, podero_result *res);
-/*
- * The rule of a heat pump detail answer (HeatPumpDetailOutput): the root is an object, its id is
- * absent, null or want_id (case-insensitively; want_id NULL: not checked), and it has every
- * field the contract marks required. Returns 0, or -1 with res filled as a "decode" error
- * naming the id received or the field missing. Touches no Lua.
- */
-int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res);
+/* Parses body as the answer of result_kind (enum pd_result_kind, not NONE) and pushes its root
+ * view: 1, or 0 with nothing pushed and res filled ("decode", "memory"). */
+int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind, const char *want_id,
+                    long status, podero_result *res);
 void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind);  /* takes the doc over */
 int podero_doc_fields(lua_State *L);
 int podero_doc_to_table(lua_State *L);
@@ -85,29 +56,42 @@ void podero_doc_set_context(lua_State *L, int view_idx);  /* pops a table from t
 int podero_doc_context(lua_State *L);
 int podero_doc_push_context_at(lua_State *L, int idx);  /* a view's {client, org_id, user_id} */
 int podero_doc_set_context_l(lua_State *L);
-
-/* schema.c: the fields of a heat pump, as the contract describes them */
-enum podero_wtype { PODERO_W_NONE = 0, PODERO_W_BOOLEAN, PODERO_W_NUMBER, PODERO_W_INTEGER,
-                    PODERO_W_STRING, PODERO_W_TIME, PODERO_W_ENUM };
-typedef struct podero_field {
-    const char *name;
-    unsigned char decimal;      /* number | string | null: a numeric string reads as a number */
-    unsigned char wtype;        /* enum podero_wtype: how a partial update may set it */
-    unsigned char nullable;     /* an update may set it to null */
-    unsigned short max_length;  /* strings: characters */
-    const char *values;         /* enums: the values, space-separated */
-    const char *hint;           /* enums: how a message names the values */
-} podero_field;
-extern const podero_field podero_heat_pump_fields[];   /* ends with a NULL name */
-int podero_is_decimal_field(const char *k, size_t klen);
 void podero_schema_push(lua_State *L);  /* pushes core.heat_pump_fields */
 
-/* client.c */
-void podero_client_open(lua_State *L);  /* pushes the client constructor */
+/* api.c: the endpoints, described once; the argument checks both clients run */
+typedef struct pd_endpoint {
+    const char *name;       /* the method name */
+    const char *method;     /* HTTP method */
+    const char *path;       /* template below base_url: {org_id}, {user_id}, {heat_pump_id} */
+    int result;             /* enum pd_result_kind */
+    int retry;              /* enum pd_retry */
+} pd_endpoint;
+extern const pd_endpoint pd_endpoints[];    /* ends with a NULL name */
+/* Checks the arguments of endpoint ep at stack index first.. (ids, then opts) and writes the
+ * path, the ids (ids[k][37], in template order) and how many there are. Raises naming the
+ * argument. */
+int pd_endpoint_args(lua_State *L, const pd_endpoint *ep, int first, char *path, size_t cap,
+                     char ids[3][37]);
+void pd_check_uuid(lua_State *L, int idx, const char *name, const char *fn, char *out);
+/* client:_request's arguments: method, path, body, result, expect_id at first.. */
+typedef struct pd_raw_request {
+    const char *method;
+    const char *path;
+    const char *body;
+    size_t body_len;
+    int has_body, result, retry;
+    char expect_id[37];
+} pd_raw_request;
+void pd_request_args(lua_State *L, int first, size_t base_len, pd_raw_request *rq);
+/* Copies the options table at idx (complete, checked by lua/podero/init.lua) into cfg and
+ * sec; raises only out of memory. */
+void pd_config_read(lua_State *L, int idx, pd_config *cfg, podero_secrets *sec);
+/* Sets the context {client = value at client_idx, org_id, user_id} of the view on top. */
+void pd_bind_context(lua_State *L, int client_idx, const char *org, const char *user);
+int pd_endpoints_push(lua_State *L);    /* core.endpoints: { {name=, method=, result=}, ... } */
 
-/* shared helpers (module.c) */
-double podero_monotonic(void);
-void podero_wipe(void *p, size_t n);
-void podero_strfree(char **s);          /* wipes and frees a heap string, sets it to NULL */
+/* client.c: the libcurl-backed client; cosock.c: the sans-I/O client that nginx drives */
+void podero_client_open(lua_State *L);  /* pushes the client constructor */
+void podero_cosock_open(lua_State *L);  /* pushes core.policy (the nginx client's core) */
 
 #endif

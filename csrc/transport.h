@@ -1,0 +1,47 @@
+/*
+ * transport.h: the libcurl transports (http_curl.c), as the Lua binding sees them. This header
+ * includes neither lua.h nor curl/curl.h: the handles are opaque.
+ */
+#ifndef PODERO_TRANSPORT_H
+#define PODERO_TRANSPORT_H
+
+#include "core.h"
+
+typedef struct pd_curl pd_curl;
+
+int pd_curl_global_init(void);                  /* once per process: 0, or -1 */
+const char *pd_curl_version(int *http2);        /* libcurl's version, and whether it speaks HTTP/2 */
+
+/* A transport for one client: a reused easy handle (connections and TLS sessions stay alive
+ * between calls) and, made on first use, a multi handle with a pool of easy handles.
+ * NULL with err filled when libcurl refuses. */
+pd_curl *pd_curl_new(const pd_config *cfg, char *err, size_t errlen);
+void pd_curl_free(pd_curl *t);
+
+/* Runs an API call begun with pd_api_begin to its end, token included. Returns PD_DONE with
+ * the 2xx body in *body, *len (valid until the next call on t), or PD_FAIL (call->res). */
+int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call, const char **body, size_t *len);
+
+/* A valid token (force: renew even if the cached one looks valid). 0, or -1 with res filled. */
+int pd_curl_token(pd_curl *t, pd_client *c, int force, podero_result *res);
+
+/* fetch_heat_pumps: many heat pump reads at once on the multi interface. */
+typedef struct pd_fetch_item {
+    char org[37], user[37], hp[37];
+    int has_doc;            /* done with doc (a checked heat pump) */
+    pj_doc doc;
+    podero_result res;      /* done without doc: the error */
+    /* internal */
+    pd_call call;
+    char path[200];
+    int state;
+    double not_before;
+} pd_fetch_item;
+
+/* progress: called after each item is done, with no libcurl call on the stack; returning
+ * non-zero aborts the batch. Returns the number of items that failed, or -1 when aborted
+ * (items may then be half done: the caller frees their documents). */
+int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int concurrency,
+                  int include_deleted, int (*progress)(void *ud, int done, int total), void *ud);
+
+#endif
