@@ -48,6 +48,14 @@ bad:
                fn, name, (int)len);
 }
 
+/* core.check_uuid(v, name, fn) -> v in lower case, or raises "podero: fn: name must be a UUID..." */
+int pd_check_uuid_l(lua_State *L) {
+    char out[37];
+    pd_check_uuid(L, 1, luaL_checkstring(L, 2), luaL_checkstring(L, 3), out);
+    lua_pushstring(L, out);
+    return 1;
+}
+
 /* The options table of a read: only include_deleted is known. */
 static int check_request_opts(lua_State *L, int idx, const char *fn) {
     int include_deleted = 0;

@@ -53,6 +53,7 @@ int luaopen_podero_core(lua_State *L) {
         {"error", l_error},
         {"curl_version", l_curl_version},
         {"parse", l_parse},
+        {"check_uuid", pd_check_uuid_l},
         {NULL, NULL}
     };
     if (pd_curl_global_init() != 0)

@@ -73,6 +73,7 @@ extern const pd_endpoint pd_endpoints[];    /* ends with a NULL name */
 int pd_endpoint_args(lua_State *L, const pd_endpoint *ep, int first, char *path, size_t cap,
                      char ids[3][37]);
 void pd_check_uuid(lua_State *L, int idx, const char *name, const char *fn, char *out);
+int pd_check_uuid_l(lua_State *L);     /* core.check_uuid(v, name, fn) */
 /* client:_request's arguments: method, path, body, result, expect_id at first.. */
 typedef struct pd_raw_request {
     const char *method;

@@ -26,9 +26,6 @@ $(nginx_lua_daemon "$dir" "$workers" "$MOD_DIR")
 env PODERO_BASE_URL;
 env PODERO_CLOSED_URL;
 
-# podero's libcurl transfers run here (ngx.run_worker_thread), off the event loop
-thread_pool podero threads=${PODERO_THREADS:-32} max_queue=65536;
-
 events {
     worker_connections 1024;
     accept_mutex off;
@@ -46,7 +43,7 @@ $(nginx_temp_paths "$dir")
     lua_shared_dict podero_spec 1m;
 
     init_by_lua_block {
-        -- loads podero.core (curl_global_init) once, in the master, before any thread exists
+        -- loads podero.core once, in the master
         require("podero")
         require("podero_spec").try_in_phase("init")
     }

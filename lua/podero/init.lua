@@ -46,7 +46,7 @@ local OPTION_TYPES = {
   max_retries = "number", max_retry_wait = "number", retry_base_delay = "number",
   max_response_bytes = "number", deadline = "number",
   verify_tls = "boolean", ca_file = "string", user_agent = "string",
-  token_cache = "table", thread_pool = "string",   -- inside nginx only (podero.ngx)
+  token_cache = "table",   -- inside nginx only (podero.ngx)
 }
 
 local function config_error(msg, ...)
@@ -191,13 +191,14 @@ function _M.new(opts)
   elseif o.user_agent:find("[%c]") then
     config_error("user_agent must not contain control characters")
   end
-  -- inside nginx (a request, timer or init phase, not a thread-pool VM): podero.ngx
+  -- inside nginx (lua-nginx-module: cosockets): podero.ngx
   local ngx = rawget(_G, "ngx")
-  if type(ngx) == "table" and type(ngx.run_worker_thread) == "function" and type(ngx.shared) == "table" then
-    return require("podero.ngx").client(_M, core, o)
+  if type(ngx) == "table" and type(ngx.socket) == "table" and type(ngx.socket.tcp) == "function"
+      and type(ngx.get_phase) == "function" then
+    return require("podero.ngx").client(_M, core, o, _M._lua_methods)
   end
-  if o.token_cache ~= nil or o.thread_pool ~= nil then
-    config_error("token_cache and thread_pool work only inside nginx (lua-nginx-module)")
+  if o.token_cache ~= nil then
+    config_error("token_cache works only inside nginx (lua-nginx-module)")
   end
   return core.new(o)
 end
@@ -341,6 +342,12 @@ function _M.time(s)
   return t
 end
 
-require("podero.steering")(_M, core)
+-- The methods written in Lua on top of the primitives (client:_request, client:heat_pump):
+-- one table that both clients serve (the libcurl client's C method table gets a copy; the
+-- nginx client reads it through its metatable).
+local lua_methods = {}
+require("podero.steering")(_M, core, lua_methods)
+for k, f in pairs(lua_methods) do core.client_methods[k] = f end
+_M._lua_methods = lua_methods
 
 return _M

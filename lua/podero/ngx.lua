@@ -1,123 +1,49 @@
 --- podero.ngx: podero inside nginx (OpenResty, or Debian's nginx with libnginx-mod-http-lua).
 --
 -- `require("podero").new(opts)` comes here when it runs inside nginx. The client it returns has
--- the methods of the ordinary client (heat_pump, users, heat_pumps, fetch_heat_pumps, close,
--- stats, the steering methods), with the same error kinds and fields, but no call blocks the
--- nginx event loop:
+-- the methods of the ordinary client (the endpoints of `core.endpoints`, `_request`,
+-- `fetch_heat_pumps`, `token`, `close`, `stats`, and the methods written in Lua on top of them),
+-- with the same checks, error kinds, messages and fields, and no call blocks nginx's event loop.
 --
---   * the libcurl transfer (token, retries, Retry-After, size cap, strict parse: the policy of
---     the C core, written once) runs off the event loop, in a thread of an nginx thread pool,
---     with `ngx.run_worker_thread`. The thread's own Lua VM keeps a `podero.core` client per
---     configuration (module-level cache) and hands back plain values only: the body string,
---     or the error's fields;
---   * the request's VM builds the lazy object from that body (`core.parse`) and the error
---     object (`core.error`);
---   * the token lives in the request's side: in `opts.token_cache` (an `ngx.shared.DICT`: one
---     token for all workers of a host) or, without it, in a per-worker table. Renewal is
+-- Division of labour: the C core (`core.policy`, csrc/cosock.c) holds the options, the secrets
+-- and the token, checks the arguments, says what to send (the request bytes), reads what comes
+-- back (HTTP/1.1 framing, csrc/http1.c), applies the one policy of podero (csrc/policy.c:
+-- retries, Retry-After, deadline, size cap, the 401 rule, token answers) and parses the answer
+-- into the lazy object. This file only moves bytes over nginx cosockets:
+--
+--   * `ngx.socket.tcp` with nginx's keepalive pool (one pool per host, port and TLS setting);
+--     a reused connection the server had closed is retried once on a fresh one, uncounted;
+--   * TLS with `sslhandshake`: session reuse, SNI, and verification per `verify_tls`, against
+--     nginx's `lua_ssl_trusted_certificate` (the `ca_file` option does not apply in nginx);
+--   * the token: one for all workers through `opts.token_cache` (an `ngx.shared.DICT`), renewed
 --     single-flight (a lock key taken with `dict:add`, the others poll with `ngx.sleep`,
---     bounded); the API call in the thread then uses a client with that static token. A 401
---     drops the token (if the cache still holds it), renews once and retries once.
+--     bounded); without a cache, per worker;
+--   * `fetch_heat_pumps`: light threads (`ngx.thread.spawn`), at most `concurrency` at a time.
 --
 -- nginx.conf needs (see examples/openresty/README.md):
---   thread_pool podero threads=32 max_queue=65536;     (main context; name: opts.thread_pool)
 --   lua_package_path / lua_package_cpath reaching podero and the LuaJIT build of podero.core
 --   lua_shared_dict podero_tokens 1m;                  (for token_cache)
+--   resolver 127.0.0.53;                               (a host name in base_url: nginx resolves)
+--   lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;   (https with verify_tls)
 --
 -- Phases: calls work in rewrite, access, content and ngx.timer callbacks. Anywhere else
 -- (init_by_lua, init_worker_by_lua, set_by_lua, header/body filters, log_by_lua, ssl_*,
 -- balancer) a call raises "podero: <method>: cannot run in nginx's <phase> phase ...";
--- creating the client works in every phase (it does no I/O and holds no handle, so a client
--- made at module level or in init_by_lua survives the fork of the workers).
+-- creating the client works in every phase (it does no I/O and holds no connection, so a
+-- client made at module level or in init_by_lua survives the fork of the workers).
 --
 -- @module podero.ngx
 
 local _M = {}
 
-local type, pairs, ipairs, tostring, error, pcall, setmetatable =
-  type, pairs, ipairs, tostring, error, pcall, setmetatable
+local type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable =
+  type, pairs, ipairs, tostring, tonumber, error, pcall, setmetatable
 local fmt, concat = string.format, table.concat
 local min, max, floor = math.min, math.max, math.floor
+local tcp = ngx.socket.tcp
+local ngx_now, ngx_sleep, get_phase = ngx.now, ngx.sleep, ngx.get_phase
 
-local MODULE = "podero.ngx"
-
---------------------------------------------------------------------------------------------
--- Thread side: these functions run in a thread of the nginx thread pool, in that thread's
--- own Lua VM (ngx.run_worker_thread). Only plain values cross between the VMs.
---------------------------------------------------------------------------------------------
-
-local tcore            -- podero.core in the thread VM
-local api_clients = {} -- key -> { token = ..., client = ... }   (static-token clients)
-local cred_clients = {} -- key -> client                          (clients with credentials)
-
-local function err_fields(err)
-  if type(err) ~= "table" then
-    return { kind = "network", message = tostring(err), attempts = 0 }
-  end
-  return { kind = err.kind, status = err.status, message = err.message,
-           retry_after = err.retry_after, attempts = err.attempts }
-end
-
--- a core.new option table from the plain one the request VM sent
-local function core_opts(t, token)
-  local o = {}
-  for k, v in pairs(t) do
-    if k ~= "key" then o[k] = v end
-  end
-  if token then
-    o.token, o.grant = token, "token"
-    o.client_id, o.client_secret, o.username, o.password = nil, nil, nil, nil
-  end
-  return o
-end
-
-local function api_client(t, token)
-  tcore = tcore or require("podero.core")
-  local e = api_clients[t.key]
-  if e and e.token == token then return e.client end
-  if e then e.client:close() end
-  local c = tcore.new(core_opts(t, token))
-  api_clients[t.key] = { token = token, client = c }
-  return c
-end
-
---- (thread) One API call with a static token. Returns true, body (nil for result "none"), or
--- false, error fields. Raises (-> the caller raises) only for misuse the C core detects.
-function _M._thread_call(t, token, op, a, b, c, d, e)
-  local client = api_client(t, token)
-  local res, err
-  if op == "heat_pump" then
-    res, err = client:heat_pump(a, b, c, d)
-  elseif op == "users" then
-    res, err = client:users(a, b)
-  elseif op == "heat_pumps" then
-    res, err = client:heat_pumps(a, b, c)
-  elseif op == "_request" then
-    res, err = client:_request(a, b, c, d, e)
-    if res == true then return true, nil end
-  else
-    error("podero.ngx: unknown operation " .. tostring(op))
-  end
-  if not res then return false, err_fields(err) end
-  return true, tcore.raw(res)
-end
-
---- (thread) A fresh token for the credentials in t. Returns true, access_token, renew_in, or
--- false, error fields.
-function _M._thread_token(t)
-  tcore = tcore or require("podero.core")
-  local c = cred_clients[t.key]
-  if not c then
-    c = tcore.new(core_opts(t))
-    cred_clients[t.key] = c
-  end
-  local tok, renew_in = c:token(true)
-  if not tok then return false, err_fields(renew_in) end
-  return true, tok, renew_in
-end
-
---------------------------------------------------------------------------------------------
--- Request side: runs in the VM of the request (or timer) that calls the client.
---------------------------------------------------------------------------------------------
+local core, cjson
 
 local ALLOWED_PHASES = { rewrite = true, access = true, content = true, timer = true }
 local PHASE_DIRECTIVE = {
@@ -129,7 +55,7 @@ local PHASE_DIRECTIVE = {
 }
 
 local function check_phase(fn)
-  local phase = ngx.get_phase()
+  local phase = get_phase()
   if not ALLOWED_PHASES[phase] then
     error(fmt("podero: %s: cannot run in nginx's %q phase (%s): podero calls need a phase that can "
       .. "yield (rewrite_by_lua*, access_by_lua*, content_by_lua*, or an ngx.timer callback; "
@@ -141,37 +67,18 @@ local function misuse(fn, msg, ...)
   error("podero: " .. fn .. ": " .. fmt(msg, ...), 0)
 end
 
--- the same checks (and messages) as the C core's, made before anything is sent
-local function check_uuid(fn, name, v)
-  if type(v) ~= "string" then misuse(fn, "%s must be a UUID string, got %s", name, type(v)) end
-  if #v ~= 36 or not v:match("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") then
-    misuse(fn, "%s must be a UUID (8-4-4-4-12 hex digits), got a string of %d bytes that is not one", name, #v)
-  end
-  return v:lower()
-end
-
-local function check_request_opts(fn, opts)
-  if opts == nil then return nil end
-  if type(opts) ~= "table" then misuse(fn, "opts must be a table, got %s", type(opts)) end
-  for k, v in pairs(opts) do
-    if k ~= "include_deleted" then misuse(fn, "unknown option '%s' in opts", type(k) == "string" and k or type(k)) end
-    if type(v) ~= "boolean" then misuse(fn, "opts.include_deleted must be a boolean, got %s", type(v)) end
-  end
-  return opts.include_deleted and { include_deleted = true } or nil
-end
-
 -- A per-worker stand-in for a shared dict (no token_cache given): get/set/add/delete with TTL.
 local function local_dict()
   local vals, exps = {}, {}
   local d = {}
   local function live(k)
     local e = exps[k]
-    if e and e <= ngx.now() then vals[k], exps[k] = nil, nil end
+    if e and e <= ngx_now() then vals[k], exps[k] = nil, nil end
     return vals[k]
   end
   function d.get(_, k) return live(k) end
   function d.set(_, k, v, ttl)
-    vals[k], exps[k] = v, (ttl and ttl > 0) and ngx.now() + ttl or nil
+    vals[k], exps[k] = v, (ttl and ttl > 0) and ngx_now() + ttl or nil
     return true
   end
   function d.add(self, k, v, ttl)
@@ -185,182 +92,235 @@ end
 local Client = {}
 Client.__index = Client
 
-local function closed_check(self, fn)
+local function live(self, fn)
   if self.closed then error("podero: client is closed", 0) end
   check_phase(fn)
 end
 
--- ngx.run_worker_thread with the pool's failures turned into a raise (misconfiguration) or an
--- error object (an overloaded pool).
-local function run(self, fn, func, ...)
-  if func == "_thread_call" then self.api_requests = self.api_requests + 1 end
-  local r = { ngx.run_worker_thread(self.pool, MODULE, func, ...) } -- luacheck: ignore 143 (newer than the std)
-  if r[1] then return r[2], r[3], r[4] end
-  local msg = tostring(r[2])
-  if msg:find("not found", 1, true) then
-    error(fmt("podero: %s: nginx has no thread pool %q: add `thread_pool %s threads=32 max_queue=65536;` "
-      .. "to the main context of nginx.conf (%s)", fn, self.pool, self.pool, msg), 0)
-  end
-  if msg:find("queue", 1, true) then
-    return false, { kind = "network", attempts = 0,
-      message = fmt("the nginx thread pool %q is overloaded (%s)", self.pool, msg) }
-  end
-  error(fmt("podero: %s: %s", fn, (msg:gsub("^[^:]*:%d+: ", ""))), 0)
+--------------------------------------------------------------------------------------------
+-- The transport: one request over a cosocket
+--------------------------------------------------------------------------------------------
+
+-- a socket error in the policy's terms
+local function failure_class(err)
+  if err == "timeout" then return "timeout" end
+  return "network"
 end
 
-local STATIC_NOTE = " %(the static token was refused%)$"
+local function tls_message(self, err)
+  local msg = "TLS handshake failed: " .. tostring(err)
+  if self.verify and tostring(err):find("certificate", 1, true) then
+    msg = msg .. " (inside nginx the trusted CAs are lua_ssl_trusted_certificate's)"
+  end
+  return msg
+end
+
+-- Sends bytes to the API (or the token endpoint) and feeds the answer to call. Reports a
+-- socket failure to the call. A reused connection that the server had closed before answering
+-- is tried once more on a new one.
+local function exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+  local p = self.p
+  local t = to_token and self.token_target or self.api_target
+  for try = 1, 2 do
+    local sock = tcp()
+    sock:settimeouts(connect_ms, timeout_ms, timeout_ms)
+    local started = ngx_now()
+    local ok, err = sock:connect(t.host, t.port, t.opts)
+    if not ok then
+      return call:failed(p, err == "timeout" and "timeout" or "unsent",
+        fmt("cannot connect to %s:%d: %s", t.host, t.port, tostring(err)))
+    end
+    local reused = sock:getreusedtimes() > 0
+    if t.tls and not reused then
+      local sess, herr = sock:sslhandshake(t.session, t.sni, self.verify)
+      if not sess then
+        sock:close()
+        if herr == "timeout" then return call:failed(p, "timeout", "TLS handshake timed out") end
+        return call:failed(p, "tls", tls_message(self, herr))
+      end
+      if type(sess) == "userdata" then t.session = sess end
+    end
+    local sent, serr = sock:send(bytes)
+    if not sent then
+      sock:close()
+      if not (reused and try == 1) then
+        return call:failed(p, failure_class(serr), "cannot send: " .. tostring(serr))
+      end
+    else
+      while true do
+        local data, rerr = sock:receiveany(65536)
+        if data then
+          local st, keep = call:feed(p, data)
+          if st ~= "more" then
+            if keep then sock:setkeepalive(self.keepalive_ms) else sock:close() end
+            return
+          end
+          -- the timeout bounds the whole attempt, as libcurl's does
+          local left = timeout_ms - (ngx_now() - started) * 1000
+          if left < 1 then
+            sock:close()
+            return call:failed(p, "timeout", fmt("the answer took longer than %d ms", timeout_ms))
+          end
+          sock:settimeouts(connect_ms, timeout_ms, left)
+        elseif rerr == "closed" then
+          sock:close()
+          if call:eof(p, reused and try == 1) ~= "stale" then return end
+          break                           -- stale keep-alive connection: once more, anew
+        else
+          sock:close()
+          return call:failed(p, failure_class(rerr), rerr == "timeout"
+            and fmt("the answer took longer than %d ms", timeout_ms) or ("cannot read: " .. tostring(rerr)))
+        end
+      end
+    end
+  end
+end
+
+-- Drives call until it is done or failed, or needs a token it could not get. Returns
+-- "done" | "fail", or nil, err (the token's error).
+local function drive(self, call)
+  local p = self.p
+  while true do
+    local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
+    if act == "send" then
+      exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+    elseif act == "wait" then
+      ngx_sleep(bytes)
+    elseif act == "token" then
+      local ok, err = self:_token(call)
+      if not ok then return nil, err end
+    else
+      return act
+    end
+  end
+end
+
+-- One call made by p:call / p:request: its answer as the plain client gives it.
+local function finish(self, call)
+  local act, err = drive(self, call)
+  if act == "done" then return call:result(self) end
+  if act == "fail" then return nil, call:error() end
+  return nil, err
+end
+
+--------------------------------------------------------------------------------------------
+-- The token, shared by the workers of a host through the token cache
+--------------------------------------------------------------------------------------------
 
 local function make_error(t)
   local e = {}
   for k, v in pairs(t) do e[k] = v end
-  return _M.core.error(e)
+  return core.error(e)
 end
 
--- Single-flight token renewal through the cache (shared dict or per-worker table).
--- stale: the token that has just been refused (nil: none). Returns token, or nil, err.
-function Client:_token(fn, stale)
-  local dict, key = self.dict, self.key
+-- Installs a cached "expires_at token" value into the policy. Returns true, or false when it
+-- is not usable (expired, or the token just refused).
+local function install(self, v, stale)
+  if type(v) ~= "string" then return false end
+  local sp = v:find(" ", 1, true)
+  if not sp then return false end
+  local exp, tok = tonumber(v:sub(1, sp - 1)), v:sub(sp + 1)
+  local ttl = (exp or 0) - ngx_now()
+  if tok == stale or ttl <= 0 then return false end
+  self.p:set_token(tok, ttl)
+  self.tok = tok
+  return true
+end
+
+--- (internal) Makes the policy hold a valid token: from the cache, or by a single-flight
+-- renewal that this request runs and the others wait for. for_call: the call that needs it
+-- (its deadline bounds the renewal). Returns true, or nil, err.
+function Client:_token(for_call, force)
+  local dict, key, p = self.dict, self.key, self.p
+  local stale = self.tok                    -- the token that expired or was just refused
+  if force then dict:delete(key) end
   local lock, errkey = key .. ":lock", key .. ":err"
-  local deadline = ngx.now() + self.wait_max
+  local deadline = ngx_now() + self.wait_max
   local sleep = 0.002
   local seen_lock = false
   while true do
-    local tok = dict:get(key)
-    if tok and tok ~= stale then return tok end
+    if install(self, dict:get(key), stale) then return true end
     if seen_lock then
       -- the renewal we waited for failed: its error, for everybody who waited
       local e = dict:get(errkey)
       if e then
-        local ok, t = pcall(_M.cjson.decode, e)
+        local ok, t = pcall(cjson.decode, e)
         if ok and type(t) == "table" then return nil, make_error(t) end
       end
     end
     if dict:add(lock, 1, self.lock_ttl) then
-      -- every write of the token happens under the lock: re-read, and drop a refused one
-      tok = dict:get(key)
-      if tok and tok ~= stale then
+      -- every write of the token happens under the lock: re-read, then renew
+      if install(self, dict:get(key), stale) then
         dict:delete(lock)
-        return tok
+        return true
       end
-      if tok then dict:delete(key) end
-      self.token_requests = self.token_requests + 1
-      local rok, ok, a, b = pcall(run, self, fn, "_thread_token", self.copts)
-      if not rok then
+      local tc = p:token_call(for_call)
+      local ok, act, err = pcall(drive, self, tc)
+      if not ok then
         dict:delete(lock)
-        error(ok, 0)
+        error(act, 0)
       end
-      if ok then
-        dict:set(key, a, max(b or 0, 1))
+      if act == "done" then
+        local tok, renew_in = p:token()
+        dict:set(key, fmt("%.3f %s", ngx_now() + renew_in, tok), max(renew_in, 1))
         dict:delete(errkey)
         dict:delete(lock)
-        return a
+        self.tok = tok
+        return true
       end
-      dict:set(errkey, _M.cjson.encode(a), 1)
+      err = err or tc:error()
+      dict:set(errkey, cjson.encode({ kind = err.kind, status = err.status, message = err.message,
+        retry_after = err.retry_after, attempts = err.attempts }), 1)
       dict:delete(lock)
-      return nil, make_error(a)
+      return nil, err
     end
     seen_lock = true
-    if ngx.now() >= deadline then
+    if ngx_now() >= deadline then
       return nil, make_error({ kind = "timeout", attempts = 0,
         message = fmt("waited %g s for another request's token renewal", self.wait_max) })
     end
-    ngx.sleep(sleep)
+    ngx_sleep(sleep)
     sleep = min(sleep * 2, 0.05)
   end
 end
 
--- One API operation: token, the call in a worker thread, one renewal + retry on a 401.
--- Returns body (string or nil for "none"), or nil, err.
-function Client:_call(fn, op, a, b, c, d, e)
-  if self.static then
-    local ok, body = run(self, fn, "_thread_call", self.topts, self.static, op, a, b, c, d, e)
-    if ok then return body or true end
-    return nil, make_error(body)
+--------------------------------------------------------------------------------------------
+-- The methods: the endpoints of core.endpoints, described once in csrc/api.c
+--------------------------------------------------------------------------------------------
+
+local function endpoint(name)
+  return function(self, ...)
+    live(self, name)
+    return finish(self, self.p:call(name, ...))
   end
-  local tok, err = self:_token(fn)
-  if not tok then return nil, err end
-  local ok, body = run(self, fn, "_thread_call", self.topts, tok, op, a, b, c, d, e)
-  if ok then return body or true end
-  -- the thread's client has a static token; this client's is renewable: say it as outside nginx
-  if type(body.message) == "string" then body.message = body.message:gsub(STATIC_NOTE, "") end
-  if body.kind ~= "auth" or body.status ~= 401 then return nil, make_error(body) end
-  local attempts = body.attempts or 1
-  tok, err = self:_token(fn, tok)
-  if not tok then return nil, err end
-  ok, body = run(self, fn, "_thread_call", self.topts, tok, op, a, b, c, d, e)
-  if ok then return body or true end
-  if type(body.message) == "string" then body.message = body.message:gsub(STATIC_NOTE, "") end
-  body.attempts = (body.attempts or 0) + attempts
-  return nil, make_error(body)
 end
 
-local function context(obj, client, org, user)
-  _M.core.set_context(obj, { client = client, org_id = org, user_id = user })
-  return obj
+--- client:_request(method, path [, json_body [, result [, expect_id]]]): the primitive of the
+-- methods written in Lua (see csrc/client.c); the C core checks the arguments.
+function Client:_request(...)
+  live(self, "_request")
+  return finish(self, self.p:request(...))
 end
 
-local function parse(body, kind, client, org, user)
-  local obj, err = _M.core.parse(body, kind)
-  if not obj then return nil, err end
-  return context(obj, client, org, user)
-end
-
-function Client:heat_pump(org_id, user_id, heat_pump_id, opts)
-  local fn = "heat_pump"
-  closed_check(self, fn)
-  local org = check_uuid(fn, "org_id", org_id)
-  local user = check_uuid(fn, "user_id", user_id)
-  local id = check_uuid(fn, "heat_pump_id", heat_pump_id)
-  opts = check_request_opts(fn, opts)
-  local body, err = self:_call(fn, "heat_pump", org, user, id, opts)
-  if not body then return nil, err end
-  return parse(body, "heat_pump", self, org, user)
-end
-
-function Client:users(org_id, opts)
-  local fn = "users"
-  closed_check(self, fn)
-  local org = check_uuid(fn, "org_id", org_id)
-  opts = check_request_opts(fn, opts)
-  local body, err = self:_call(fn, "users", org, opts)
-  if not body then return nil, err end
-  return parse(body, "array", self, org, nil)
-end
-
-function Client:heat_pumps(org_id, user_id, opts)
-  local fn = "heat_pumps"
-  closed_check(self, fn)
-  local org = check_uuid(fn, "org_id", org_id)
-  local user = check_uuid(fn, "user_id", user_id)
-  opts = check_request_opts(fn, opts)
-  local body, err = self:_call(fn, "heat_pumps", org, user, opts)
-  if not body then return nil, err end
-  return parse(body, "heat_pump_list", self, org, user)
-end
-
-local RESULT_KIND = { object = "object", heat_pump = "heat_pump", array = "array",
-                      heat_pump_list = "heat_pump_list" }
-
---- client:_request(method, path [, json_body [, result]]): the primitive of the steering
--- methods (see csrc/client.c); the C core in the thread checks the arguments.
-function Client:_request(method, path, json, result, expect_id)
-  local fn = "_request"
-  closed_check(self, fn)
-  result = result or "object"
-  local body, err = self:_call(fn, "_request", method, path, json, result, expect_id)
-  if not body then return nil, err end
-  if result == "none" then return true end
-  local kind = RESULT_KIND[result]
-  if not kind then misuse(fn, "bad result %q", tostring(result)) end
-  return (_M.core.parse(body, kind))
+--- client:token([force]) -> access_token, renew_in (a secret: never log it)
+function Client:token(force)
+  live(self, "token")
+  if not self.static then
+    local tok = self.p:token()
+    if force or not tok then
+      local ok, err = self:_token(nil, force)
+      if not ok then return nil, err end
+    end
+  end
+  return self.p:token()
 end
 
 --- client:fetch_heat_pumps(refs [, opts]) -> hps, errs, failed
--- Inside nginx: light threads (ngx.thread.spawn), at most opts.concurrency at a time, each
--- running client:heat_pump (so each in-flight fetch takes one thread of the pool).
+-- Light threads (ngx.thread.spawn), at most opts.concurrency at a time; every reference is
+-- checked (core.check_uuid, the C core's check) before anything is sent.
 function Client:fetch_heat_pumps(refs, opts)
   local fn = "fetch_heat_pumps"
-  closed_check(self, fn)
+  live(self, fn)
   if type(refs) ~= "table" then misuse(fn, "refs must be a table, got %s", type(refs)) end
   local concurrency, include_deleted, progress = 16, nil, nil
   if opts ~= nil then
@@ -382,50 +342,91 @@ function Client:fetch_heat_pumps(refs, opts)
       end
     end
   end
+  local check_uuid = core.check_uuid
   local n = #refs
   local items = {}
   for i = 1, n do
     local r = refs[i]
-    local ctx = _M.core.is_heat_pump(r) and _M.core.context(r)
+    local ctx = core.is_heat_pump(r) and core.context(r)
     if ctx and ctx.user_id then
       -- a heat pump object: where it came from, and its id
-      items[i] = { check_uuid(fn, fmt("refs[%d].org_id", i), ctx.org_id),
-                   check_uuid(fn, fmt("refs[%d].user_id", i), ctx.user_id),
-                   check_uuid(fn, fmt("refs[%d].id", i), r.id) }
+      items[i] = { check_uuid(ctx.org_id, fmt("refs[%d].org_id", i), fn),
+                   check_uuid(ctx.user_id, fmt("refs[%d].user_id", i), fn),
+                   check_uuid(r.id, fmt("refs[%d].id", i), fn) }
     else
       if type(r) ~= "table" then
         misuse(fn, "refs[%d] must be a table { org_id, user_id, heat_pump_id } or a heat pump object, got %s", i,
-          _M.core.is_object(r) and "a podero object that is not a heat pump of a client" or type(r))
+          core.is_object(r) and "a podero object that is not a heat pump of a client" or type(r))
       end
       local function get(k, j)
         local v = r[k]
         if v == nil then v = r[j] end
-        return check_uuid(fn, fmt("refs[%d].%s", i, k), v)
+        return check_uuid(v, fmt("refs[%d].%s", i, k), fn)
       end
       items[i] = { get("org_id", 1), get("user_id", 2), get("heat_pump_id", 3) }
     end
   end
+  local p = self.p
   local hps, errs, failed, done, next_i = {}, {}, 0, 0, 0
+  local waiting = {}          -- calls in a backoff or Retry-After wait: { call, i, not_before }
   local abort
+  -- one item is done: its answer, and progress
+  local function settle(i, hp, err)
+    if hp then hps[i] = hp else errs[i], failed = err, failed + 1 end
+    done = done + 1
+    if progress and not abort then
+      local pok, perr = pcall(progress, done, n)
+      if not pok then abort = abort or perr end
+    end
+  end
+  -- Steps call i until it is done or waits: a waiting item frees its thread for another, so
+  -- that concurrency bounds the requests in flight, as on the multi interface.
+  local function step(call, i)
+    while true do
+      local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
+      if act == "send" then
+        exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+      elseif act == "wait" then
+        waiting[#waiting + 1] = { call, i, ngx_now() + bytes }
+        return
+      elseif act == "token" then
+        local ok, err = self:_token(call)
+        if not ok then return settle(i, nil, err) end
+      elseif act == "done" then
+        return settle(i, call:result(self))
+      else
+        return settle(i, nil, call:error())
+      end
+    end
+  end
   local function worker()
     while not abort do
-      next_i = next_i + 1
-      local i = next_i
-      if i > n then return end
-      local it = items[i]
-      local ok, hp, err = pcall(self.heat_pump, self, it[1], it[2], it[3], include_deleted)
-      if not ok then abort = abort or hp; return end
-      if hp then hps[i] = hp else errs[i], failed = err, failed + 1 end
-      done = done + 1
-      if progress and not abort then
-        local pok, perr = pcall(progress, done, n)
-        if not pok then abort = abort or perr; return end
+      local now, pick, soonest = ngx_now(), nil, nil
+      for k = 1, #waiting do
+        local w = waiting[k]
+        if w[3] <= now then pick = k; break end
+        soonest = soonest and min(soonest, w[3]) or w[3]
+      end
+      if pick then
+        local w = table.remove(waiting, pick)
+        step(w[1], w[2])
+      elseif next_i < n then
+        next_i = next_i + 1
+        local it = items[next_i]
+        step(p:call("heat_pump", it[1], it[2], it[3], include_deleted), next_i)
+      elseif soonest then
+        ngx_sleep(max(soonest - now, 0.001))
+      else
+        return
       end
     end
   end
   local threads = {}
   for k = 1, min(concurrency, n) do
-    threads[k] = ngx.thread.spawn(worker)
+    threads[k] = ngx.thread.spawn(function()
+      local ok, err = pcall(worker)
+      if not ok then abort = abort or err end
+    end)
   end
   for k = 1, #threads do ngx.thread.wait(threads[k]) end
   if abort then error(abort, 0) end
@@ -433,61 +434,61 @@ function Client:fetch_heat_pumps(refs, opts)
 end
 
 function Client:close()
+  if not self.closed then self.p:close() end
   self.closed = true
-  self.copts, self.static = nil, nil
 end
 
 function Client:stats()
-  return { token_requests = self.token_requests, api_requests = self.api_requests,
-           has_token = self.static ~= nil or (self.dict and self.dict:get(self.key) ~= nil) or false }
+  local token_requests, api_requests, has_token = self.p:stats()
+  return { token_requests = token_requests, api_requests = api_requests,
+           has_token = not self.closed and has_token }
 end
 
 Client.__tostring = function(self)
-  return fmt("podero.client %s (%s, nginx thread pool %s)", self.base_url, self.grant, self.pool)
+  return fmt("podero.client %s (%s, nginx cosockets)%s", self.base_url, self.grant,
+    self.closed and " (closed)" or "")
 end
 
 local TOKEN_KEY_FIELDS = { "base_url", "token_url", "grant", "client_id", "username", "token_format", "client_auth" }
-local PLAIN_OPTS = { "base_url", "token_url", "token_format", "client_auth", "timeout", "connect_timeout",
-  "max_retries", "max_retry_wait", "retry_base_delay", "max_response_bytes", "deadline", "verify_tls",
-  "ca_file", "user_agent", "grant" }
+
+-- where a URL's requests go: host, port, TLS, the connect options (the keepalive pool)
+local function target(p, token, o)
+  local host, port, tls = p:target(token)
+  return { host = host, port = port, tls = tls, sni = host,
+           opts = { pool = fmt("podero:%s:%d:%s", host, port, tls and (o.verify_tls ~= false and "tls" or "tls-noverify") or "tcp"),
+                    pool_size = 64 } }
+end
 
 --- Builds the nginx client from the options podero.new validated (o is podero.new's copy).
-function _M.client(_, core, o)
-  _M.core, _M.cjson = core, require("cjson")
+-- lua_methods: the methods written in Lua on top of the primitives (lua/podero/steering.lua).
+function _M.client(_, c, o, lua_methods)
+  core, cjson = c, require("cjson")
+  if o.ca_file ~= nil then
+    error("podero.new: ca_file does not apply inside nginx: set lua_ssl_trusted_certificate in nginx.conf", 3)
+  end
   local tc = o.token_cache
   if tc ~= nil and not (type(tc.get) == "function" and type(tc.add) == "function"
       and type(tc.set) == "function" and type(tc.delete) == "function") then
     error("podero.new: token_cache must be an ngx.shared.DICT (lua_shared_dict podero_tokens 1m;)", 3)
   end
-  local self = setmetatable({ pool = o.thread_pool or "podero", base_url = o.base_url, grant = o.grant,
-    token_requests = 0, api_requests = 0 }, Client)
-  -- the steering methods written in Lua (they only use client:_request / client:heat_pump)
-  for k, f in pairs(core.client_methods) do
-    if Client[k] == nil and type(f) == "function" and not k:match("^_") then
-      local ok, info = pcall(debug.getinfo, f, "S")
-      if ok and info and info.what == "Lua" then self[k] = f end
-    end
+  if not Client.heat_pump then
+    for _, ep in ipairs(core.endpoints) do Client[ep.name] = endpoint(ep.name) end
+    setmetatable(Client, { __index = lua_methods })
   end
-  local topts = {}
-  for _, k in ipairs(PLAIN_OPTS) do topts[k] = o[k] end
-  local parts = {}
-  for i, k in ipairs(PLAIN_OPTS) do parts[i] = k .. "=" .. tostring(o[k]) end
-  topts.key = ngx.md5(concat(parts, "\0"))        -- the thread VMs' client cache key
-  parts = {}
-  for i, k in ipairs(TOKEN_KEY_FIELDS) do parts[i] = tostring(o[k]) end
-  local id = concat(parts, "\0")                 -- whose token it is (no secret in it)
-  self.topts = topts
+  local p = core.policy(o)
+  local self = setmetatable({ p = p, base_url = o.base_url, grant = o.grant or "client_credentials",
+    verify = o.verify_tls ~= false, keepalive_ms = 60000 }, Client)
+  self.api_target = target(p, false, o)
+  self.token_target = target(p, true, o)
   if o.grant == "token" then
-    self.static = o.token
+    self.static = true
   else
-    local copts = {}
-    for k, v in pairs(topts) do copts[k] = v end
-    copts.client_id, copts.client_secret = o.client_id, o.client_secret
-    copts.username, copts.password = o.username, o.password
-    copts.key = topts.key .. ":" .. ngx.md5(tostring(o.client_secret) .. "\0" .. tostring(o.password))
-    self.copts = copts
-    self.key = "podero:token:" .. ngx.md5(id)
-    self.dict = o.token_cache or local_dict()
+    local parts = {}
+    for i, k in ipairs(TOKEN_KEY_FIELDS) do parts[i] = tostring(o[k]) end
+    -- whose token it is (no secret in the key; the secret's hash keeps two secrets apart)
+    self.key = "podero:token:" .. ngx.md5(concat(parts, "\0") .. "\0"
+      .. ngx.md5(tostring(o.client_secret) .. "\0" .. tostring(o.password)))
+    self.dict = tc or local_dict()
     -- how long a renewal may take: every attempt of the token request, and the waits between
     local attempts = 1 + (o.max_retries or 2)
     local per = (o.timeout or 30) + (o.connect_timeout or 10)

@@ -52,24 +52,16 @@ local utf8_len = utf8 and utf8.len or function(s)
   return n
 end
 
-return function(podero, core)
+return function(podero, core, client_methods)
   local null = cjson.null
-  local client_methods = core.client_methods
   local hp_methods = core.heat_pump_methods
 
   local function raise(fn, msg, ...)
     error("podero: " .. fn .. ": " .. fmt(msg, ...), 0)
   end
 
-  local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
-
-  local function check_uuid(fn, name, v)
-    if type(v) ~= "string" then raise(fn, "%s must be a UUID string, got %s", name, type(v)) end
-    if not v:match(UUID) then
-      raise(fn, "%s must be a UUID (8-4-4-4-12 hex digits), got a string of %d bytes that is not one", name, #v)
-    end
-    return v:lower()
-  end
+  -- the C core's UUID check (csrc/api.c): the same rule and message everywhere
+  local function check_uuid(fn, name, v) return core.check_uuid(v, name, fn) end
 
   ---------------------------------------------------------------------------
   -- JSON encoding of a flat object (our own number formatting: cjson's is global state)
@@ -243,7 +235,7 @@ return function(podero, core)
       raise(fn, "this object did not come from client:heat_pump / client:heat_pumps (it knows no client)")
     end
     local id = hp.id
-    if type(id) ~= "string" or not id:match(UUID) then raise(fn, "this heat pump has no id") end
+    if type(id) ~= "string" or not pcall(core.check_uuid, id, "id", fn) then raise(fn, "this heat pump has no id") end
     return ctx.client, ctx.org_id, ctx.user_id, id:lower()
   end
 
