@@ -85,7 +85,6 @@ start_gateway() { # CONTENDER
 $(nginx_lua_daemon "$dir" 1 "$MOD_DIR")
 worker_cpu_affinity 01;
 env GW_UPSTREAM; env GW_TOKEN; env GW_SANDBOX; env GW_REFS;
-thread_pool podero threads=32 max_queue=65536;
 events { worker_connections 4096; }
 http {
     access_log off;
@@ -137,7 +136,7 @@ worker_ticks() { # CONTENDER -> utime+stime of its worker, in clock ticks
   echo "$rest" | awk '{ print $12 + $13 }'
 }
 
-CONTENDERS="proxy resty podero"
+CONTENDERS="${GW_CONTENDERS:-proxy resty podero}"
 for c in $CONTENDERS; do start_gateway "$c"; done
 TICK="$(getconf CLK_TCK)"
 echo "bench-nginx: upstream $UP; gateways:$(for c in $CONTENDERS; do printf ' %s %s' "$c" "$(cat "$work/$c/url")"; done)" >&2

@@ -23,6 +23,14 @@ const pd_endpoint pd_endpoints[] = {
 
 static const char *const result_names[] = {"object", "heat_pump", "array", "heat_pump_list", "none", NULL};
 
+/* hex digit -> itself in lower case; anything else -> 0 */
+static const char hex_lower[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
+    ['7'] = '7', ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',
+    ['e'] = 'e', ['f'] = 'f', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
+    ['F'] = 'f',
+};
+
 void pd_check_uuid(lua_State *L, int idx, const char *name, const char *fn, char *out) {
     size_t len, i;
     const char *s;
@@ -32,14 +40,15 @@ void pd_check_uuid(lua_State *L, int idx, const char *name, const char *fn, char
     if (len != 36)
         goto bad;
     for (i = 0; i < 36; i++) {
-        unsigned char ch = (unsigned char)s[i];
+        char ch = hex_lower[(unsigned char)s[i]];
         if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-')
+            if (s[i] != '-')
                 goto bad;
-        } else if (!isxdigit(ch)) {
+            ch = '-';
+        } else if (!ch) {
             goto bad;
         }
-        out[i] = (char)tolower(ch);
+        out[i] = ch;
     }
     out[36] = 0;
     return;

@@ -100,6 +100,9 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
  * Returns 0, or -1 with res filled ("decode" or "memory"; *doc is then empty). */
 int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_kind,
                         const char *want_id, long status, podero_result *res);
+/* The same, taking body over (malloc'd, PJ_PAD writable bytes after len; freed on failure). */
+int podero_parse_answer_owned(pj_doc *doc, char *body, size_t len, int result_kind,
+                              const char *want_id, long status, podero_result *res);
 
 /* What an answer must be, so that views know which field rules apply. */
 enum pd_result_kind {
@@ -234,6 +237,7 @@ void pd_failed(pd_client *c, pd_call *call, int failure, long status, const char
 void pd_token_failed(pd_client *c, pd_call *call, const podero_result *token_res);
 void pd_call_free(pd_call *call);
 int pd_call_done(const pd_call *call);     /* it ended with PD_DONE */
+int pd_call_failed(const pd_call *call);   /* it ended with PD_FAIL */
 
 /* Retry-After: delay-seconds or an HTTP-date, relative to the wall clock now (http1.c). */
 double h1_retry_after(const char *v, size_t n, double now);

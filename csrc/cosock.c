@@ -88,18 +88,33 @@ static int l_target(lua_State *L) {
     return 3;
 }
 
-static call *new_call(lua_State *L, policy *p) {
-    call *c = (call *)lua_newuserdatauv(L, sizeof *c, 0);
+/* A call ready for a new request: a new userdata, or (recycled) one that a finished call
+ * leaves behind, whose buffers are kept. */
+static call *new_call(lua_State *L, policy *p, call *recycled) {
+    call *c = recycled;
+    if (c) {
+        h1_parser h = c->h1;
+        pd_call_free(&c->call);
+        free(c->body);
+        memset(c, 0, sizeof *c);
+        c->h1 = h;
+        h1_reset(&c->h1);
+        c->h1.max_body = p->pc.cfg.max_response_bytes;
+        lua_pushvalue(L, 2);
+        return c;
+    }
+    c = (call *)lua_newuserdatauv(L, sizeof *c, 0);
     memset(c, 0, sizeof *c);
     luaL_setmetatable(L, CALL_MT);
     h1_init(&c->h1, p->pc.cfg.max_response_bytes);
     return c;
 }
 
-/* p:call(endpoint_name, ids..., [opts]) -> call */
-static int l_call(lua_State *L) {
+/* p:call(endpoint_name, ids..., [opts]) -> call; p:recall(call, endpoint_name, ids..., [opts])
+ * -> call, reusing a finished call (its memory) */
+static int endpoint_call(lua_State *L, call *recycled, int first) {
     policy *p = check_policy(L);
-    const char *name = luaL_checkstring(L, 2);
+    const char *name = luaL_checkstring(L, first);
     const pd_endpoint *ep;
     char path[400], ids[3][37];
     call *c;
@@ -108,13 +123,20 @@ static int l_call(lua_State *L) {
         ;
     if (!ep->name)
         return luaL_error(L, "podero: no endpoint %s", name);
-    k = pd_endpoint_args(L, ep, 3, path, sizeof path, ids);
-    c = new_call(L, p);
+    k = pd_endpoint_args(L, ep, first + 1, path, sizeof path, ids);
+    c = new_call(L, p, recycled);
     memcpy(c->ids, ids, sizeof ids);
     c->n_ids = k;
     c->result = ep->result;
     pd_api_begin(&p->pc, &c->call, ep->method, path, NULL, 0, 0, ep->retry, podero_monotonic());
     return 1;
+}
+
+static int l_call(lua_State *L) { return endpoint_call(L, NULL, 2); }
+
+static int l_recall(lua_State *L) {
+    call *c = (call *)luaL_checkudata(L, 2, CALL_MT);
+    return endpoint_call(L, c, 3);
 }
 
 /* p:request(method, path [, body [, result [, expect_id]]]) -> call (client:_request) */
@@ -123,7 +145,7 @@ static int l_request(lua_State *L) {
     pd_raw_request rq;
     call *c;
     pd_request_args(L, 2, strlen(p->pc.cfg.base_url), &rq);
-    c = new_call(L, p);
+    c = new_call(L, p, NULL);
     if (rq.has_body) {
         c->body = (char *)malloc(rq.body_len + 1);
         if (!c->body)
@@ -142,7 +164,7 @@ static int l_request(lua_State *L) {
 static int l_token_call(lua_State *L) {
     policy *p = check_policy(L);
     call *of = (call *)luaL_testudata(L, 2, CALL_MT);
-    call *c = new_call(L, p);
+    call *c = new_call(L, p, NULL);
     c->result = PD_RESULT_NONE;
     h1_free(&c->h1);
     h1_init(&c->h1, pd_token_limit(&p->pc));
@@ -283,7 +305,8 @@ static void settle(policy *p, call *c, int rc) {
     }
 }
 
-/* call:feed(p, bytes) -> "more" | "answered", keepalive */
+/* call:feed(p, bytes) -> "more" | "answered" | "done" | "fail", keepalive: "done"/"fail" when
+ * the answer settled the call (no call:next needed), "answered" when the call goes on */
 static int l_feed(lua_State *L) {
     call *c = (call *)luaL_checkudata(L, 1, CALL_MT);
     policy *p = check_policy_at(L, 2);
@@ -298,7 +321,12 @@ static int l_feed(lua_State *L) {
         return 1;
     }
     settle(p, c, rc);
-    lua_pushliteral(L, "answered");
+    if (pd_call_done(&c->call))
+        lua_pushliteral(L, "done");
+    else if (c->call.res.kind && pd_call_failed(&c->call))
+        lua_pushliteral(L, "fail");
+    else
+        lua_pushliteral(L, "answered");
     lua_pushboolean(L, rc == H1_DONE && c->h1.keepalive);
     return 2;
 }
@@ -354,9 +382,17 @@ static int l_result(lua_State *L) {
     }
     podero_result_init(&res);
     res.attempts = c->call.attempts;
-    if (!podero_doc_push(L, c->h1.body, c->h1.body_len, c->result, c->ids[2],
-                         c->call.status, &res))
-        return podero_fail(L, &res);
+    {
+        /* the view first (it may raise), then the body moves from the parser into its document */
+        pj_doc *doc = podero_doc_begin(L, c->result);
+        size_t len;
+        char *body = h1_take_body(&c->h1, &len);
+        c->answered = 0;
+        if (podero_parse_answer_owned(doc, body, len, c->result, c->ids[2], c->call.status, &res) != 0) {
+            lua_pop(L, 1);
+            return podero_fail(L, &res);
+        }
+    }
     if (c->n_ids >= 1)
         pd_bind_context(L, 2, c->ids[0], c->n_ids >= 2 ? c->ids[1] : NULL);
     return 1;
@@ -372,6 +408,7 @@ static int l_error(lua_State *L) {
 void podero_cosock_open(lua_State *L) {
     static const luaL_Reg pmethods[] = {
         {"call", l_call},
+        {"recall", l_recall},
         {"request", l_request},
         {"token_call", l_token_call},
         {"token", l_token},

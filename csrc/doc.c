@@ -4,8 +4,9 @@
  * A view is a small userdata {doc, node, kind}. The document (json.h) is shared by all views
  * made from it and reference counted in C, so a nested object read out of a heat pump keeps
  * the body alive after the heat pump itself is gone. A value becomes a Lua value only when
- * it is read; it is then cached in the view's user value (a table created on first read), so
- * a script that reads three fields pays for three conversions.
+ * it is read. A nested object or array read is cached in the view's user value (a table created
+ * on first need), so hp.owner is the same object each time; a string, number or boolean is made
+ * anew on each read, which costs less than a cache for the usual single read.
  *
  * Why userdata and not a table with __index: a userdata is truly read-only (no rawset can
  * change it), and __len/__pairs/__index/__newindex all apply to it on 5.4.
@@ -136,7 +137,9 @@ static int push_value(lua_State *L, podero_shared_doc *sd, uint32_t n, int decim
             push_numlit(L, s, len);
         else
             lua_pushlstring(L, s, len);
-        return 1;
+        /* a string is made again on each read (cheaper than a cache table for one read); only
+         * nested objects and arrays are cached, so that hp.owner is the same object each time */
+        return 0;
     }
     default:
         push_view(L, sd, n, child_kind);
@@ -491,8 +494,7 @@ int podero_doc_is_heat_pump(lua_State *L) {
     return 1;
 }
 
-int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind, const char *want_id,
-                    long status, podero_result *res) {
+pj_doc *podero_doc_begin(lua_State *L, int result_kind) {
     podero_shared_doc *sd;
     podero_view *v;
     /* the view exists (and owns sd through __gc) before anything is parsed: a raise leaks nothing */
@@ -505,7 +507,13 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind,
     sd->refs = 1;
     sd->ctx_ref = LUA_NOREF;
     v->sd = sd;
-    if (podero_parse_answer(&sd->doc, body, len, result_kind, want_id, status, res) != 0) {
+    return &sd->doc;
+}
+
+int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind, const char *want_id,
+                    long status, podero_result *res) {
+    pj_doc *doc = podero_doc_begin(L, result_kind);
+    if (podero_parse_answer(doc, body, len, result_kind, want_id, status, res) != 0) {
         lua_pop(L, 1);
         return 0;
     }

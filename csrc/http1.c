@@ -119,6 +119,8 @@ static int h1_next_elem(const char **s, const char *end, const char **el, size_t
 /* Makes room for need bytes (body + NUL). exact: exactly need (a known Content-Length);
  * else doubling from H1_BODY_MIN, clamped to max_body + 1 so a limit is never overshot. */
 static int h1_reserve(h1_parser *p, size_t need, int exact) {
+    if (need > SIZE_MAX - H1_BODY_SLACK) return -1;
+    need += H1_BODY_SLACK;
     if (need <= p->body_cap) return 0;
     size_t cap = need;
     if (!exact) {

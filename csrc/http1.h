@@ -142,6 +142,10 @@ int h1_feed_eof(h1_parser *p);
  * NULL with *len 0 when there is none. */
 char *h1_take_body(h1_parser *p, size_t *len);
 
+/* Writable bytes the body buffer always has after the body and its NUL, so that a consumer
+ * can pad it in place (pj_parse_owned needs PJ_PAD = 32 after the body). */
+#define H1_BODY_SLACK 32
+
 /* --- Retry-After -------------------------------------------------------------------- */
 
 /*

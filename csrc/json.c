@@ -41,7 +41,6 @@
 #define PJ_NOINLINE static
 #endif
 
-#define PJ_PAD 32                       /* zero bytes after text[len-1] (includes the NUL) */
 #define PJ_TMP_LOCAL 256                /* child-index stack entries kept on the C stack */
 
 /* ---------------------------------------------------------------------------------- */
@@ -396,6 +395,14 @@ static int grow_tmp(uint32_t **tmp, uint32_t *local, size_t *cap) {
     while (*(p) <= ' ' && (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t')) (p)++
 
 int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t errlen) {
+    char *t;
+    if (len > (size_t)INT32_MAX || !(t = (char *)malloc(len + PJ_PAD)))
+        return pj_parse_owned(doc, NULL, len, errbuf, errlen);
+    if (len) memcpy(t, text, len);
+    return pj_parse_owned(doc, t, len, errbuf, errlen);
+}
+
+int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t errlen) {
     pj_state st;
     pj_node *nodes = NULL;
     uint32_t *kids = NULL;
@@ -414,18 +421,13 @@ int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t err
     if (errbuf && errlen) errbuf[0] = '\0';
     st.sb = NULL; st.sb_len = 0; st.sb_cap = 0; st.err = E_OK; st.errpos = 0;
 
-    if (len > (size_t)INT32_MAX) { st.err = E_TOOLARGE; goto fail; }
-
-    {
-        char *t = (char *)malloc(len + PJ_PAD);
-        if (!t) { st.err = E_NOMEM; goto fail; }
-        if (len) memcpy(t, text, len);
-        memset(t + len, 0, PJ_PAD);
-        doc->text = t;
-        doc->len = len;
-        st.base = (const uint8_t *)t;
-        st.end = st.base + len;
-    }
+    if (len > (size_t)INT32_MAX) { free(text); st.err = E_TOOLARGE; goto fail; }
+    if (!text) { st.err = E_NOMEM; goto fail; }
+    memset(text + len, 0, PJ_PAD);
+    doc->text = text;
+    doc->len = len;
+    st.base = (const uint8_t *)text;
+    st.end = st.base + len;
     p = st.base;
     SKIP_WS(p);
     if (p == st.end) { st.err = E_EMPTY; goto fail; }

@@ -89,6 +89,16 @@ typedef struct pj_doc {
  */
 int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t errlen);
 
+/* zero bytes after text[len-1] (includes the NUL) that the scanners rely on */
+#define PJ_PAD 32
+
+/*
+ * pj_parse_owned: as pj_parse, but takes text over instead of copying it: text is malloc'd
+ * with at least PJ_PAD writable bytes after len (the parser zeroes them); the document owns it
+ * from here, and it is freed on failure too. text NULL: fails as out of memory (-2).
+ */
+int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t errlen);
+
 void pj_free(pj_doc *doc);     /* frees what pj_parse allocated; safe on a zeroed or freed doc */
 
 /* String bytes of a PJ_STR node (not NUL-terminated in general; may contain NUL). */

@@ -47,6 +47,9 @@ void podero_doc_open(lua_State *L);     /* registers the view metatable; leaves 
 int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind, const char *want_id,
                     long status, podero_result *res);
 void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind);  /* takes the doc over */
+/* Pushes an empty root view of result_kind and returns its document to fill (raises out of
+ * memory before anything is taken); on a failed parse the caller pops the view. */
+pj_doc *podero_doc_begin(lua_State *L, int result_kind);
 int podero_doc_fields(lua_State *L);
 int podero_doc_to_table(lua_State *L);
 int podero_doc_raw(lua_State *L);

@@ -102,6 +102,7 @@ int pd_token_begin(pd_client *c, pd_call *call, double deadline_at) {
 }
 
 int pd_call_done(const pd_call *call) { return call->state == ST_DONE; }
+int pd_call_failed(const pd_call *call) { return call->state == ST_FAIL; }
 
 void pd_call_free(pd_call *call) {
     buf_wipe_free(&call->tbody);

@@ -114,6 +114,23 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
             return -1;
         }
     }
+    {
+        /* one pass over the members marks the required fields present (not one lookup each) */
+        enum { N_REQ = sizeof required_fields / sizeof required_fields[0] };
+        unsigned found = 0;
+        uint32_t m;
+        const uint32_t *kids = doc->kids + root->u.c.kids;
+        for (m = 0; m < root->count; m++) {
+            size_t kl;
+            const char *k = pj_str(doc, &doc->nodes[kids[m]], &kl);
+            for (i = 0; i < N_REQ; i++)
+                if (k[0] == required_fields[i][0] && kl == strlen(required_fields[i]) &&
+                    memcmp(k, required_fields[i], kl) == 0)
+                    found |= 1u << i;
+        }
+        if (found == (1u << N_REQ) - 1)
+            return 0;
+    }
     for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
         if (pj_obj_get(doc, 0, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
             res->kind = "decode";
@@ -126,10 +143,10 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
     return 0;
 }
 
-int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_kind,
-                        const char *want_id, long status, podero_result *res) {
-    char err[200];
-    int rc = pj_parse(doc, body ? body : "", len, err, sizeof err), want_array;
+/* The rest of podero_parse_answer*, after pj_parse* returned rc (err: its message). */
+static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, const char *want_id,
+                        long status, podero_result *res) {
+    int want_array;
     uint8_t root_type;
     if (rc == -2) {
         podero_set_result(res, "memory", status, "out of memory");
@@ -154,4 +171,18 @@ int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_ki
         return -1;
     }
     return 0;
+}
+
+int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_kind,
+                        const char *want_id, long status, podero_result *res) {
+    char err[200];
+    int rc = pj_parse(doc, body ? body : "", len, err, sizeof err);
+    return check_answer(doc, rc, err, result_kind, want_id, status, res);
+}
+
+int podero_parse_answer_owned(pj_doc *doc, char *body, size_t len, int result_kind,
+                              const char *want_id, long status, podero_result *res) {
+    char err[200];
+    int rc = pj_parse_owned(doc, body, len, err, sizeof err);
+    return check_answer(doc, rc, err, result_kind, want_id, status, res);
 }

@@ -25,9 +25,7 @@ void podero_sleep(double s) {
 }
 
 void podero_wipe(void *p, size_t n) {
-    volatile unsigned char *v = (volatile unsigned char *)p;
-    while (n--)
-        *v++ = 0;
+    explicit_bzero(p, n);   /* glibc: a memset the compiler may not drop as a dead store */
 }
 
 void podero_strfree(char **s) {

@@ -115,7 +115,8 @@ local function tls_message(self, err)
   return msg
 end
 
--- Sends bytes to the API (or the token endpoint) and feeds the answer to call. Reports a
+-- Sends bytes to the API (or the token endpoint) and feeds the answer to call; returns what
+-- call:feed said when the answer settled the call ("done" or "fail"), else nil. Reports a
 -- socket failure to the call. A reused connection that the server had closed before answering
 -- is tried once more on a new one.
 local function exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
@@ -124,14 +125,12 @@ local function exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
   for try = 1, 2 do
     local sock = tcp()
     sock:settimeouts(connect_ms, timeout_ms, timeout_ms)
-    local started = ngx_now()
     local ok, err = sock:connect(t.host, t.port, t.opts)
     if not ok then
       return call:failed(p, err == "timeout" and "timeout" or "unsent",
         fmt("cannot connect to %s:%d: %s", t.host, t.port, tostring(err)))
     end
-    local reused = sock:getreusedtimes() > 0
-    if t.tls and not reused then
+    if t.tls and sock:getreusedtimes() == 0 then
       local sess, herr = sock:sslhandshake(t.session, t.sni, self.verify)
       if not sess then
         sock:close()
@@ -140,22 +139,28 @@ local function exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
       end
       if type(sess) == "userdata" then t.session = sess end
     end
+    -- whether the connection came from the pool: asked only when it failed
+    local stale_ok = try == 1
     local sent, serr = sock:send(bytes)
     if not sent then
+      stale_ok = stale_ok and sock:getreusedtimes() > 0
       sock:close()
-      if not (reused and try == 1) then
+      if not stale_ok then
         return call:failed(p, failure_class(serr), "cannot send: " .. tostring(serr))
       end
     else
+      local started
       while true do
         local data, rerr = sock:receiveany(65536)
         if data then
           local st, keep = call:feed(p, data)
           if st ~= "more" then
             if keep then sock:setkeepalive(self.keepalive_ms) else sock:close() end
+            if st ~= "answered" then return st end
             return
           end
           -- the timeout bounds the whole attempt, as libcurl's does
+          started = started or ngx_now()
           local left = timeout_ms - (ngx_now() - started) * 1000
           if left < 1 then
             sock:close()
@@ -163,8 +168,9 @@ local function exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
           end
           sock:settimeouts(connect_ms, timeout_ms, left)
         elseif rerr == "closed" then
+          stale_ok = stale_ok and sock:getreusedtimes() > 0
           sock:close()
-          if call:eof(p, reused and try == 1) ~= "stale" then return end
+          if call:eof(p, stale_ok) ~= "stale" then return end
           break                           -- stale keep-alive connection: once more, anew
         else
           sock:close()
@@ -183,7 +189,8 @@ local function drive(self, call)
   while true do
     local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
     if act == "send" then
-      exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+      local st = exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+      if st then return st end
     elseif act == "wait" then
       ngx_sleep(bytes)
     elseif act == "token" then
@@ -195,12 +202,17 @@ local function drive(self, call)
   end
 end
 
--- One call made by p:call / p:request: its answer as the plain client gives it.
+-- One call made by p:call / p:request: its answer as the plain client gives it. The finished
+-- call's memory is kept for the next call (self.spare).
 local function finish(self, call)
   local act, err = drive(self, call)
-  if act == "done" then return call:result(self) end
-  if act == "fail" then return nil, call:error() end
-  return nil, err
+  local a, b
+  if act == "done" then a, b = call:result(self)
+  elseif act == "fail" then a, b = nil, call:error()
+  else a, b = nil, err end
+  local spare = self.spare
+  if #spare < 64 then spare[#spare + 1] = call end
+  return a, b
 end
 
 --------------------------------------------------------------------------------------------
@@ -291,6 +303,13 @@ end
 local function endpoint(name)
   return function(self, ...)
     live(self, name)
+    local spare = self.spare
+    local n = #spare
+    if n > 0 then
+      local call = spare[n]
+      spare[n] = nil
+      return finish(self, self.p:recall(call, name, ...))
+    end
     return finish(self, self.p:call(name, ...))
   end
 end
@@ -385,8 +404,10 @@ function Client:fetch_heat_pumps(refs, opts)
     while true do
       local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
       if act == "send" then
-        exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
-      elseif act == "wait" then
+        -- nil: the call goes on (the loop asks call:next); "done"/"fail": the answer settled it
+        act = exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+      end
+      if act == "wait" then
         waiting[#waiting + 1] = { call, i, ngx_now() + bytes }
         return
       elseif act == "token" then
@@ -394,9 +415,10 @@ function Client:fetch_heat_pumps(refs, opts)
         if not ok then return settle(i, nil, err) end
       elseif act == "done" then
         return settle(i, call:result(self))
-      else
+      elseif act == "fail" then
         return settle(i, nil, call:error())
       end
+      -- (fetch's calls are not kept in self.spare: a batch would fill it with its concurrency)
     end
   end
   local function worker()
@@ -477,7 +499,7 @@ function _M.client(_, c, o, lua_methods)
   end
   local p = core.policy(o)
   local self = setmetatable({ p = p, base_url = o.base_url, grant = o.grant or "client_credentials",
-    verify = o.verify_tls ~= false, keepalive_ms = 60000 }, Client)
+    verify = o.verify_tls ~= false, keepalive_ms = 60000, spare = {} }, Client)
   self.api_target = target(p, false, o)
   self.token_target = target(p, true, o)
   if o.grant == "token" then
