@@ -30,9 +30,26 @@ build = {
    modules = {
       ["podero"] = "lua/podero/init.lua",
       ["podero.steering"] = "lua/podero/steering.lua",
+      ["podero.ngx"] = "lua/podero/ngx.lua",
       ["podero.core"] = {
          -- the same list as SRC in the Makefile (spec/80-install_spec.lua checks it)
-         sources = { "csrc/module.c", "csrc/client.c", "csrc/doc.c", "csrc/json.c", "csrc/schema.c" },
+         sources = {
+            "csrc/util.c",
+            "csrc/buf.c",
+            "csrc/result.c",
+            "csrc/schema.c",
+            "csrc/token.c",
+            "csrc/policy.c",
+            "csrc/http1.c",
+            "csrc/json.c",
+            "csrc/http_curl.c",
+            "csrc/error.c",
+            "csrc/doc.c",
+            "csrc/api.c",
+            "csrc/client.c",
+            "csrc/cosock.c",
+            "csrc/module.c",
+         },
          libraries = { "curl", "m" },
          -- Lua 5.1 / LuaJIT: compat-5.3.h (Debian's lua-compat53-dev) lives in
          -- /usr/include/lua5.1, searched after $(LUA_INCDIR); unused under 5.3+.
