@@ -19,7 +19,8 @@ static void run(pd_client *c, pd_call *call, const uint8_t *data, size_t size, s
     for (;;) {
         pd_send r;
         int act = pd_next(c, call, now, &r);
-        assert(++steps < 100);
+        steps++;
+        assert(steps < 100);
         if (act == PD_DONE || act == PD_FAIL) {
             if (act == PD_FAIL) {
                 int k, known = 0;
