@@ -3,6 +3,7 @@
 #   nginx.sh start DIR WORKERS   writes DIR/nginx.conf, starts nginx, prints its URL (DIR/url)
 #   nginx.sh stop DIR            stops it and waits until master and workers are gone
 # Env: PODERO_BASE_URL, PODERO_CLOSED_URL (passed to the handlers with `env`), NGINX,
+#      PODERO_TRUSTED_CA (optional: written as lua_ssl_trusted_certificate into the http block),
 #      PODERO_TOP (the repository; default: this script's parent), PODERO_THREADS (default 32),
 #      PODERO_CORE_DIR (where podero/core.so is; default build/luajit)
 set -euo pipefail
@@ -16,6 +17,12 @@ LUA_LIB=/usr/lib/x86_64-linux-gnu/lua/5.1
 CORE_DIR="${PODERO_CORE_DIR:-$TOP/build/luajit}"   # holds podero/core.so (LuaJIT build)
 
 die() { echo "nginx.sh: $*" >&2; exit 1; }
+
+# PODERO_TRUSTED_CA (optional): a CA file for https with verify_tls (lua_ssl_trusted_certificate)
+trusted_ca() {
+  [ -n "${PODERO_TRUSTED_CA:-}" ] || return 0
+  printf '    lua_ssl_trusted_certificate %s;\n    lua_ssl_verify_depth 2;\n' "$PODERO_TRUSTED_CA"
+}
 
 write_conf() { # DIR PORT WORKERS
   local dir="$1" port="$2" workers="$3"
@@ -41,6 +48,7 @@ $(nginx_temp_paths "$dir")
     lua_package_cpath "$CORE_DIR/?.so;$LUA_LIB/?.so;;";
     lua_shared_dict podero_tokens 1m;
     lua_shared_dict podero_spec 1m;
+$(trusted_ca)
 
     init_by_lua_block {
         -- loads podero.core once, in the master
@@ -61,6 +69,7 @@ $(nginx_temp_paths "$dir")
         location = /misuse { content_by_lua_block { require("podero_spec").misuse() } }
         location = /timer { content_by_lua_block { require("podero_spec").timer() } }
         location = /phase { content_by_lua_block { require("podero_spec").phase_result() } }
+        location = /scenario { content_by_lua_block { require("podero_spec").scenario() } }
         location = /log {
             content_by_lua_block { ngx.say('{"ok":true}') }
             log_by_lua_block { require("podero_spec").try_in_phase("log") }
@@ -88,6 +97,7 @@ cmd_start() {
   mkdir -p "$dir/logs" "$dir/temp"
   dir="$(cd "$dir" && pwd)"
   [ -r "$CORE_DIR/podero/core.so" ] || die "$CORE_DIR/podero/core.so is missing: run make build"
+  [ -z "${PODERO_TRUSTED_CA:-}" ] || [ -r "$PODERO_TRUSTED_CA" ] || die "PODERO_TRUSTED_CA=$PODERO_TRUSTED_CA is not readable"
   for _ in $(seq 1 20); do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40001 ))
     port_in_use "$port" && continue

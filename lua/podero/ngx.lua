@@ -131,11 +131,13 @@ local function exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
         fmt("cannot connect to %s:%d: %s", t.host, t.port, tostring(err)))
     end
     if t.tls and sock:getreusedtimes() == 0 then
-      local sess, herr = sock:sslhandshake(t.session, t.sni, self.verify)
-      if not sess then
+      -- pcall: lua-resty-core's sslhandshake can raise (an assertion) on some failed handshakes
+      local hok, sess, herr = pcall(sock.sslhandshake, sock, t.session, t.sni, self.verify)
+      if not hok or not sess then
         sock:close()
-        if herr == "timeout" then return call:failed(p, "timeout", "TLS handshake timed out") end
-        return call:failed(p, "tls", tls_message(self, herr))
+        t.session = nil
+        if hok and herr == "timeout" then return call:failed(p, "timeout", "TLS handshake timed out") end
+        return call:failed(p, "tls", tls_message(self, hok and herr or tostring(sess):gsub("^[^:]*:%d+: ", "")))
       end
       if type(sess) == "userdata" then t.session = sess end
     end
@@ -476,7 +478,10 @@ local TOKEN_KEY_FIELDS = { "base_url", "token_url", "grant", "client_id", "usern
 -- where a URL's requests go: host, port, TLS, the connect options (the keepalive pool)
 local function target(p, token, o)
   local host, port, tls = p:target(token)
-  return { host = host, port = port, tls = tls, sni = host,
+  -- SNI and the name check need a host name: nginx checks a certificate against a name only, so
+  -- for an IP address it checks the chain (verify_tls) but not that the certificate names the IP
+  local ip = host:find("^%d+%.%d+%.%d+%.%d+$") or host:find(":", 1, true)
+  return { host = host, port = port, tls = tls, sni = not ip and host or nil,
            opts = { pool = fmt("podero:%s:%d:%s", host, port, tls and (o.verify_tls ~= false and "tls" or "tls-noverify") or "tcp"),
                     pool_size = 64 } }
 end

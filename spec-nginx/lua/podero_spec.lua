@@ -179,6 +179,30 @@ function _M.phase_result()
   reply(200, { message = ngx.shared.podero_spec:get(ngx.var.arg_label) })
 end
 
+-- POST /scenario (spec/39-transports_spec.lua): a JSON body { opts = {...podero.new options...},
+-- ids = { org, user, hp } }; makes a client inside nginx (a new one per request), calls heat_pump
+-- and answers { ok, id, err = { kind, status, message, retry_after, attempts }, seconds }
+-- (or { ok = false, raised = message } when the call raised)
+function _M.scenario()
+  ngx.req.read_body()
+  local okj, req = pcall(cjson.decode, ngx.req.get_body_data() or "")
+  if not okj or type(req) ~= "table" or type(req.opts) ~= "table" or type(req.ids) ~= "table" then
+    return reply(400, { ok = false, error = "bad request body: " .. tostring(req) })
+  end
+  local okc, c = pcall(podero.new, req.opts)
+  if not okc then return reply(400, { ok = false, error = "podero.new raised: " .. tostring(c) }) end
+  ngx.update_time()
+  local t0 = ngx.now()
+  local okh, hp, err = pcall(c.heat_pump, c, req.ids[1], req.ids[2], req.ids[3])
+  ngx.update_time()
+  local seconds = ngx.now() - t0
+  -- a raise is no answer of the policy: reported as such, so the spec can tell it apart
+  if not okh then return reply(200, { ok = false, raised = tostring(hp), seconds = seconds }) end
+  if hp then return reply(200, { ok = true, id = hp.id, seconds = seconds }) end
+  reply(200, { ok = false, seconds = seconds, err = { kind = err.kind, status = err.status, message = err.message,
+                                                     retry_after = err.retry_after, attempts = err.attempts } })
+end
+
 -- GET /blocking: the same call with the plain C client in the handler (blocks the worker):
 -- only for the measurement in examples/openresty/README.md, never do this
 local blocking
