@@ -377,9 +377,9 @@ static int run_seq(pd_curl *t, pd_client *c, pd_call *call) {
             CURLcode rc = CURLE_OUT_OF_MEMORY;
             if (prepare(&t->seq, &r, call->kind == PD_CALL_API) == 0)
                 rc = curl_easy_perform(t->seq.easy);
-            /* the handle keeps no pointer to a list or body that may be freed */
+            /* the handle keeps no pointer to a list or body that may be freed (the slot keeps
+             * its list for the next request with the same header lines and token) */
             curl_easy_setopt(t->seq.easy, CURLOPT_HTTPHEADER, NULL);
-            t->seq.headers_src = NULL;
             unprepare(&t->seq, &r);
             report(c, call, &t->seq, rc);
         } else {

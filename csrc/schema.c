@@ -114,23 +114,6 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
             return -1;
         }
     }
-    {
-        /* one pass over the members marks the required fields present (not one lookup each) */
-        enum { N_REQ = sizeof required_fields / sizeof required_fields[0] };
-        unsigned found = 0;
-        uint32_t m;
-        const uint32_t *kids = doc->kids + root->u.c.kids;
-        for (m = 0; m < root->count; m++) {
-            size_t kl;
-            const char *k = pj_str(doc, &doc->nodes[kids[m]], &kl);
-            for (i = 0; i < N_REQ; i++)
-                if (k[0] == required_fields[i][0] && kl == strlen(required_fields[i]) &&
-                    memcmp(k, required_fields[i], kl) == 0)
-                    found |= 1u << i;
-        }
-        if (found == (1u << N_REQ) - 1)
-            return 0;
-    }
     for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
         if (pj_obj_get(doc, 0, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
             res->kind = "decode";
