@@ -74,9 +74,10 @@ static int run_and_push(lua_State *L, podero_client *c, pd_call *call, int rk, c
         return 1;
     }
     podero_result_init(&res);
-    res.attempts = call->attempts;
-    if (!podero_doc_push(L, body, len, rk, want_id, call->status, &res))
+    if (!podero_doc_push(L, body, len, rk, want_id, call->status, &res)) {
+        pd_call_context(&c->pc, call, &res);
         return podero_fail(L, &res);
+    }
     if (org)
         pd_bind_context(L, 1, org, user);
     return 1;

@@ -30,6 +30,7 @@ void podero_wipe(void *p, size_t n);    /* a wipe the compiler may not drop */
 void podero_strfree(char **s);          /* wipes and frees a heap string, sets it to NULL */
 char *podero_strdup(const char *s);     /* NULL for NULL or out of memory */
 double podero_rand_unit(uint64_t *state);   /* [0, 1): jitter only, never for secrets */
+uint64_t podero_rand64(uint64_t *state);    /* request ids: unique enough, not secret */
 
 /* ---- buf.c ----------------------------------------------------------------------------- */
 typedef struct buffer {
@@ -53,6 +54,11 @@ typedef struct podero_result {
     double retry_after;     /* seconds from Retry-After, < 0 when absent */
     int attempts;           /* requests made to the endpoint that failed or answered */
     char message[512];      /* one line, secrets removed */
+    /* what was being done (set by the policy for every failed call) */
+    const char *method;     /* "GET", "PUT", "POST"; NULL when no request was made */
+    const char *endpoint;   /* "api" or "token" */
+    char path[256];         /* the path of the URL, without its query (which may hold a secret) */
+    char request_id[64];    /* the X-Request-Id of the last attempt, or the one the server sent */
 } podero_result;
 
 extern const char *const podero_error_kinds[];  /* the closed list of err.kind, NULL-terminated */
@@ -184,6 +190,7 @@ typedef struct pd_send {
     double timeout;             /* seconds for this attempt (clamped to the deadline) */
     double connect_timeout;
     unsigned token_gen;         /* the token this request carries */
+    const char *request_id;     /* a new UUID per attempt: send it as X-Request-Id */
 } pd_send;
 
 enum pd_call_kind { PD_CALL_API = 0, PD_CALL_TOKEN };
@@ -208,6 +215,8 @@ typedef struct pd_call {
     long status;                /* PD_DONE: the status */
     podero_result res;          /* PD_FAIL: the error */
     buffer tbody, theaders;     /* token calls: the grant's body and header lines */
+    char request_id[37];        /* the X-Request-Id of the last attempt */
+    char server_request_id[64]; /* the X-Request-Id of the last answer, "" when none */
 } pd_call;
 
 int pd_client_init(pd_client *c);       /* after cfg and sec are set; 0 or -1 out of memory */
@@ -226,16 +235,19 @@ void pd_api_begin(pd_client *c, pd_call *call, const char *method, const char *p
  * configured grant; deadline_at: the deadline of the call that needs it (0: none). */
 int pd_token_begin(pd_client *c, pd_call *call, double deadline_at);
 int pd_next(pd_client *c, pd_call *call, double now, pd_send *out);
-/* The answer to the request pd_next described: status, the Retry-After value (NULL: none) and
- * the body. Token calls take the token from a 2xx here. */
+/* The answer to the request pd_next described: status, the Retry-After and X-Request-Id values
+ * (NULL: none) and the body. Token calls take the token from a 2xx here. */
 void pd_answer(pd_client *c, pd_call *call, long status, const char *retry_after,
-               const char *body, size_t len, double now);
+               const char *request_id, const char *body, size_t len, double now);
 /* The request failed in transport; status: of an answer cut short (0: none); message: the
  * transport's own words (may be NULL). */
 void pd_failed(pd_client *c, pd_call *call, int failure, long status, const char *message, double now);
 /* An API call whose PD_TOKEN could not be met fails with the token's error. */
 void pd_token_failed(pd_client *c, pd_call *call, const podero_result *token_res);
 void pd_call_free(pd_call *call);
+/* Fills what the call was doing into res (method, endpoint, path, request_id, attempts) and
+ * redacts it: for an error found after PD_DONE (the answer does not parse). */
+void pd_call_context(const pd_client *c, const pd_call *call, podero_result *res);
 int pd_call_done(const pd_call *call);     /* it ended with PD_DONE */
 int pd_call_failed(const pd_call *call);   /* it ended with PD_FAIL */
 

@@ -15,7 +15,7 @@
  *     -- "wait", seconds     -> ngx.sleep
  *     -- "token"             -> p:set_token(...) from the cache, or a p:token_call()
  *   until act == "done" or act == "fail"
- *   return call:result(client)                        -- the view, true, or nil, err
+ *   return call:result(p, client)                     -- the view, true, or nil, err
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,7 +255,20 @@ static int l_next(lua_State *L) {
         } else {
             snprintf(target, sizeof target, "%s%s", u->path, path);
         }
-        rc = h1_request(&bytes, &n, r.method, u->hostport, target, r.headers, r.body, r.body_len);
+        {
+            /* the header lines and this attempt's X-Request-Id */
+            char lines[2048], *all = lines;
+            size_t hl = strlen(r.headers ? r.headers : ""), need = hl + sizeof "X-Request-Id: \r\n" + 36;
+            if (need > sizeof lines && !(all = (char *)malloc(need))) {
+                rc = -1;
+            } else {
+                snprintf(all, need, "%sX-Request-Id: %s\r\n", r.headers ? r.headers : "", r.request_id);
+                rc = h1_request(&bytes, &n, r.method, u->hostport, target, all, r.body, r.body_len);
+                podero_wipe(all, need);     /* the token is among the lines */
+                if (all != lines)
+                    free(all);
+            }
+        }
         if (rc != 0) {
             pd_failed(&p->pc, &c->call, rc == -1 ? PD_F_MEMORY : PD_F_NETWORK_FATAL, 0,
                       "the request could not be framed", podero_monotonic());
@@ -295,7 +308,7 @@ static void settle(policy *p, call *c, int rc) {
     c->sent = 0;
     if (rc == H1_DONE) {
         pd_answer(&p->pc, &c->call, c->h1.status, c->h1.retry_after[0] ? c->h1.retry_after : NULL,
-                  c->h1.body, c->h1.body_len, now);
+                  c->h1.request_id[0] ? c->h1.request_id : NULL, c->h1.body, c->h1.body_len, now);
         c->answered = 1;
     } else {
         static const int classes[] = {PD_F_NETWORK_FATAL, PD_F_NETWORK_FATAL, PD_F_TOO_LARGE,
@@ -366,10 +379,11 @@ static int l_failed(lua_State *L) {
     return 0;
 }
 
-/* call:result(client) -> the view (with its context {client, org_id, user_id}), true, or
+/* call:result(p, client) -> the view (with its context {client, org_id, user_id}), true, or
  * nil, err */
 static int l_result(lua_State *L) {
     call *c = (call *)luaL_checkudata(L, 1, CALL_MT);
+    policy *p = check_policy_at(L, 2);
     podero_result res;
     if (!pd_call_done(&c->call) || !c->answered) {
         if (c->call.res.kind)
@@ -381,7 +395,6 @@ static int l_result(lua_State *L) {
         return 1;
     }
     podero_result_init(&res);
-    res.attempts = c->call.attempts;
     {
         /* the view first (it may raise), then the body moves from the parser into its document */
         pj_doc *doc = podero_doc_begin(L, c->result);
@@ -390,11 +403,12 @@ static int l_result(lua_State *L) {
         c->answered = 0;
         if (podero_parse_answer_owned(doc, body, len, c->result, c->ids[2], c->call.status, &res) != 0) {
             lua_pop(L, 1);
+            pd_call_context(&p->pc, &c->call, &res);
             return podero_fail(L, &res);
         }
     }
     if (c->n_ids >= 1)
-        pd_bind_context(L, 2, c->ids[0], c->n_ids >= 2 ? c->ids[1] : NULL);
+        pd_bind_context(L, 3, c->ids[0], c->n_ids >= 2 ? c->ids[1] : NULL);
     return 1;
 }
 

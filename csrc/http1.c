@@ -169,6 +169,8 @@ typedef struct h1_fields {
     size_t cl;
     const char *ra;                      /* first Retry-After value (trimmed), in the head */
     size_t ra_len;
+    const char *rid;                     /* first X-Request-Id value (trimmed), in the head */
+    size_t rid_len;
 } h1_fields;
 
 /* Looks for the blank line that ends a head in b[0..len), resuming at *scan with the
@@ -263,6 +265,7 @@ static int h1_header_line(h1_parser *p, h1_fields *f, const char *s, size_t n) {
     if (h1_ieq(name, nlen, "transfer-encoding")) h1_transfer_encoding(f, v, vlen);
     else if (h1_ieq(name, nlen, "connection")) h1_connection(f, v, vlen);
     else if (h1_ieq(name, nlen, "retry-after") && !f->ra) { f->ra = v; f->ra_len = vlen; }
+    else if (h1_ieq(name, nlen, "x-request-id") && !f->rid) { f->rid = v; f->rid_len = vlen; }
     return 0;
 }
 
@@ -316,6 +319,10 @@ static int h1_head(h1_parser *p, const char *h, size_t len) {
     if (f.ra && f.ra_len < sizeof p->retry_after) {
         memcpy(p->retry_after, f.ra, f.ra_len);
         p->retry_after[f.ra_len] = '\0';
+    }
+    if (f.rid && f.rid_len < sizeof p->request_id) {
+        memcpy(p->request_id, f.rid, f.rid_len);
+        p->request_id[f.rid_len] = '\0';
     }
     if (p->head_request || status == 204 || status == 304) return h1_done(p);
     if (f.te_seen) {

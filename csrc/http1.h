@@ -77,6 +77,7 @@ typedef struct h1_parser {
                                framed by Content-Length, chunked or absent; no Transfer-Encoding
                                with Content-Length; no extra bytes after the answer in its feed) */
     char retry_after[128];  /* the Retry-After value (trimmed), "" when absent or too long */
+    char request_id[64];    /* the X-Request-Id value (trimmed), "" when absent or too long */
     char *body;             /* the (de-chunked) body, NUL-terminated after body_len; owned by the
                                parser; never NULL at DONE (an empty body is "") */
     size_t body_len;

@@ -31,6 +31,7 @@ typedef struct xfer {
     size_t limit;
     int too_large;
     char retry_after[128];  /* the raw Retry-After value of the final answer, "" when none */
+    char request_id[64];    /* its X-Request-Id, "" when none */
     char err[CURL_ERROR_SIZE];
 } xfer;
 
@@ -38,7 +39,8 @@ typedef struct slot {
     CURL *easy;
     xfer x;
     int item;                    /* the item it carries (multi), -1 idle, -2 the token call */
-    struct curl_slist *headers;  /* this slot's request headers */
+    struct curl_slist *headers;  /* this slot's request headers, X-Request-Id last */
+    char *request_id;            /* the 36 characters of its X-Request-Id, patched per request */
     const char *headers_src;     /* the header lines they were built from ... */
     unsigned headers_gen;        /* ... and the token generation they carry */
 } slot;
@@ -67,23 +69,28 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
+/* Copies a header's value (after "name:", trimmed) into out when it fits. */
+static void header_value(const char *v, size_t vl, char *out, size_t cap) {
+    while (vl && (*v == ' ' || *v == '\t')) { v++; vl--; }
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t' || v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+        vl--;
+    if (vl > 0 && vl < cap) {
+        memcpy(out, v, vl);
+        out[vl] = 0;
+    }
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
     xfer *x = (xfer *)ud;
     size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
+    static const char ra[] = "retry-after:", rid[] = "x-request-id:";
     if (n > 5 && memcmp(data, "HTTP/", 5) == 0) {
         x->retry_after[0] = 0;          /* a new answer (after 1xx) starts afresh */
-    } else if (n > sizeof name - 1 && !x->retry_after[0] &&
-               strncasecmp(data, name, sizeof name - 1) == 0) {
-        const char *v = data + sizeof name - 1;
-        size_t vl = n - (sizeof name - 1);
-        while (vl && (*v == ' ' || *v == '\t')) { v++; vl--; }
-        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t' || v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-            vl--;
-        if (vl > 0 && vl < sizeof x->retry_after) {
-            memcpy(x->retry_after, v, vl);
-            x->retry_after[vl] = 0;
-        }
+        x->request_id[0] = 0;
+    } else if (n > sizeof ra - 1 && !x->retry_after[0] && strncasecmp(data, ra, sizeof ra - 1) == 0) {
+        header_value(data + sizeof ra - 1, n - (sizeof ra - 1), x->retry_after, sizeof x->retry_after);
+    } else if (n > sizeof rid - 1 && !x->request_id[0] && strncasecmp(data, rid, sizeof rid - 1) == 0) {
+        header_value(data + sizeof rid - 1, n - (sizeof rid - 1), x->request_id, sizeof x->request_id);
     }
     return n;
 }
@@ -142,8 +149,11 @@ static CURLcode configure(const pd_curl *t, slot *s) {
     return rc;
 }
 
-/* The header lines as a libcurl list; "Expect:" keeps libcurl from waiting for 100-continue. */
-static struct curl_slist *header_list(const char *lines, int has_body) {
+#define RID_LINE "X-Request-Id: 00000000-0000-0000-0000-000000000000"
+
+/* The header lines as a libcurl list, with an X-Request-Id line last whose value is patched in
+ * place for each request (*rid: where); "Expect:" keeps libcurl from waiting for 100-continue. */
+static struct curl_slist *header_list(const char *lines, int has_body, char **rid) {
     struct curl_slist *h = NULL, *n;
     const char *p = lines ? lines : "";
     char tmp[2048];
@@ -165,6 +175,12 @@ static struct curl_slist *header_list(const char *lines, int has_body) {
             goto oom;
         h = n;
     }
+    if (!(n = curl_slist_append(h, RID_LINE)))
+        goto oom;
+    h = n;
+    while (n->next)
+        n = n->next;
+    *rid = n->data + sizeof "X-Request-Id: " - 1;
     return h;
 oom:
     podero_wipe(tmp, sizeof tmp);
@@ -271,11 +287,13 @@ void pd_curl_free(pd_curl *t) {
 static int prepare(slot *s, const pd_send *r, int cache_headers) {
     CURL *h = s->easy;
     if (!s->headers || !cache_headers || s->headers_src != r->headers || s->headers_gen != r->token_gen) {
-        struct curl_slist *l = header_list(r->headers, r->body != NULL);
+        char *rid = NULL;
+        struct curl_slist *l = header_list(r->headers, r->body != NULL, &rid);
         if (!l)
             return -1;
         free_list(&s->headers);
         s->headers = l;
+        s->request_id = rid;
         s->headers_src = cache_headers ? r->headers : NULL;
         s->headers_gen = r->token_gen;
     }
@@ -284,6 +302,8 @@ static int prepare(slot *s, const pd_send *r, int cache_headers) {
         s->x.body.p[0] = 0;
     s->x.too_large = 0;
     s->x.retry_after[0] = 0;
+    s->x.request_id[0] = 0;
+    memcpy(s->request_id, r->request_id, 36);
     s->x.limit = r->limit;
     s->x.err[0] = 0;
     if (curl_easy_setopt(h, CURLOPT_URL, r->url) != CURLE_OK)
@@ -357,7 +377,7 @@ static void report(pd_client *c, pd_call *call, slot *s, CURLcode rc) {
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc == CURLE_OK) {
         pd_answer(c, call, status, s->x.retry_after[0] ? s->x.retry_after : NULL,
-                  s->x.body.p, s->x.body.len, now);
+                  s->x.request_id[0] ? s->x.request_id : NULL, s->x.body.p, s->x.body.len, now);
     } else if (s->x.too_large) {
         pd_failed(c, call, PD_F_TOO_LARGE, status, NULL, now);
     } else {
@@ -501,7 +521,8 @@ static int finish(batch *b, pd_fetch_item *it, int act, slot *s) {
             it->has_doc = 1;
         else if (!s)
             podero_set_result(&it->res, "network", 0, "the transport lost an answer");
-        it->res.attempts = it->call.attempts;
+        if (!it->has_doc)
+            pd_call_context(b->c, &it->call, &it->res);
     } else {
         it->res = it->call.res;
     }

@@ -65,10 +65,52 @@ static void call_reset(pd_call *call, int kind, double deadline_at) {
     podero_result_init(&call->res);
 }
 
+/* The path of a URL, without scheme, authority and query. */
+static void url_path(const char *url, char *out, size_t cap) {
+    const char *p = strstr(url, "://"), *q;
+    size_t n;
+    p = p ? strchr(p + 3, '/') : NULL;
+    if (!p)
+        p = "/";
+    q = strchr(p, '?');
+    n = q ? (size_t)(q - p) : strlen(p);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, p, n);
+    out[n] = 0;
+}
+
+void pd_call_context(const pd_client *c, const pd_call *call, podero_result *r) {
+    r->attempts = call->attempts;
+    r->method = call->method;
+    r->endpoint = call->kind == PD_CALL_TOKEN ? "token" : "api";
+    url_path(call->url, r->path, sizeof r->path);
+    snprintf(r->request_id, sizeof r->request_id, "%s",
+             call->server_request_id[0] ? call->server_request_id : call->request_id);
+    podero_redact(&c->sec, r->message, sizeof r->message);
+    podero_redact(&c->sec, r->path, sizeof r->path);
+}
+
 static void fail(pd_client *c, pd_call *call) {
-    call->res.attempts = call->attempts;
-    podero_redact(&c->sec, call->res.message, sizeof call->res.message);
+    pd_call_context(c, call, &call->res);
     call->state = ST_FAIL;
+}
+
+/* A random (version 4) UUID: a request id, not a secret. */
+static void new_request_id(pd_client *c, char out[37]) {
+    static const char hex[] = "0123456789abcdef";
+    uint64_t a = podero_rand64(&c->rng), b = podero_rand64(&c->rng);
+    int i, k = 0;
+    a = (a & ~(uint64_t)0xF000) | 0x4000;                   /* version 4 */
+    b = (b & ~((uint64_t)0x3 << 62)) | ((uint64_t)0x2 << 62);   /* variant 10 */
+    for (i = 0; i < 32; i++) {
+        uint64_t w = i < 16 ? a : b;
+        int shift = 60 - 4 * (i % 16);
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[k++] = '-';
+        out[k++] = hex[(w >> shift) & 15];
+    }
+    out[k] = 0;
 }
 
 void pd_api_begin(pd_client *c, pd_call *call, const char *method, const char *path,
@@ -162,6 +204,9 @@ int pd_next(pd_client *c, pd_call *call, double now, pd_send *out) {
         out->timeout = left;
     out->connect_timeout = c->cfg.connect_timeout;
     out->token_gen = c->token_gen;
+    new_request_id(c, call->request_id);
+    call->server_request_id[0] = 0;
+    out->request_id = call->request_id;
     call->gen = c->token_gen;
     call->attempts++;
     call->state = ST_SENT;
@@ -191,10 +236,20 @@ static int try_again(pd_client *c, pd_call *call, double wait, double now) {
 static int status_retryable(long s) { return s == 429 || s == 502 || s == 503 || s == 504; }
 
 void pd_answer(pd_client *c, pd_call *call, long status, const char *retry_after,
-               const char *body, size_t len, double now) {
+               const char *request_id, const char *body, size_t len, double now) {
     double ra = -1;
     if (call->state != ST_SENT)
         return;
+    if (request_id) {
+        /* the server's own id, kept when it is printable and short */
+        size_t i, n = strlen(request_id);
+        if (n < sizeof call->server_request_id) {
+            for (i = 0; i < n && request_id[i] > 0x20 && request_id[i] < 0x7f; i++)
+                ;
+            if (i == n)
+                memcpy(call->server_request_id, request_id, n + 1);
+        }
+    }
     call->res.status = status;
     call->res.retry_after = -1;
     if (status_retryable(status) && call->retry == PD_RETRY_IDEMPOTENT) {
@@ -299,7 +354,7 @@ void pd_failed(pd_client *c, pd_call *call, int failure, long status, const char
 }
 
 void pd_token_failed(pd_client *c, pd_call *call, const podero_result *token_res) {
-    call->res = *token_res;
+    call->res = *token_res;     /* endpoint "token": what failed was the token request */
     podero_redact(&c->sec, call->res.message, sizeof call->res.message);
     call->state = ST_FAIL;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core.h"
 
@@ -181,6 +182,8 @@ void podero_http_error(const podero_secrets *sec, podero_result *res, long statu
     podero_server_message(sec, body, len, srv, sizeof srv);
     if (status >= 300 && status < 400)
         snprintf(srv, sizeof srv, "redirect not followed");
+    else if (st[0] && strcasecmp(srv, st) == 0)
+        srv[0] = 0;             /* {"detail": "Not Found"} says nothing the status does not */
     podero_set_result(res, "http", status, "%s answered HTTP %ld%s%s%s%s", what, status,
                       st[0] ? " " : "", st, srv[0] ? ": " : "", srv);
     podero_redact(sec, res->message, sizeof res->message);

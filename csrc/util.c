@@ -48,12 +48,16 @@ char *podero_strdup(const char *s) {
     return d;
 }
 
-/* xorshift64*: jitter only */
-double podero_rand_unit(uint64_t *state) {
+/* xorshift64*: jitter and request ids only */
+uint64_t podero_rand64(uint64_t *state) {
     uint64_t x = *state ? *state : 88172645463325252ULL;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
     *state = x;
-    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+    return x * 2685821657736338717ULL;
+}
+
+double podero_rand_unit(uint64_t *state) {
+    return (double)(podero_rand64(state) >> 11) / 9007199254740992.0;
 }

@@ -56,7 +56,8 @@ static void run(pd_client *c, pd_call *call, const uint8_t *data, size_t size, s
             if (rc == H1_MORE)
                 rc = h1_feed_eof(&h);
             if (rc == H1_DONE)
-                pd_answer(c, call, h.status, h.retry_after[0] ? h.retry_after : NULL, h.body, h.body_len, now);
+                pd_answer(c, call, h.status, h.retry_after[0] ? h.retry_after : NULL,
+                          h.request_id[0] ? h.request_id : NULL, h.body, h.body_len, now);
             else
                 pd_failed(c, call, h.errkind == H1_E_TOO_LARGE ? PD_F_TOO_LARGE : PD_F_NETWORK, h.status,
                           h.errmsg, now);

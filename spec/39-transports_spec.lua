@@ -30,7 +30,8 @@ end
 
 -- The scenarios. opts(ctx): overrides of support.client_opts (support.NONE removes one);
 -- faults(ctx): what to queue; ids(ctx): org, user, heat pump (default: the demo heat pump);
--- expect: { ok = true } or { kind, status, attempts, retry_after, find = substring of the
+-- expect: { ok = true } or { kind, status, attempts, retry_after, endpoint ("api" unless said),
+-- find = substring of the
 -- message }; requests: { api = n, token = n } counted by the sandbox; seconds: { min, max };
 -- tls: needs the sandbox's TLS listeners; rep: calls per transport (each checked, the sandbox
 -- reset between them); disagree: { transport = "what differs" }.
@@ -50,7 +51,7 @@ local SCENARIOS = {
     requests = { api = 1 } },
   { name = "auth: the token endpoint refuses the client credentials",
     opts = { client_secret = "wrong-secret" },
-    expect = { kind = "auth", status = 401, attempts = 1, find = "client authentication failed" },
+    expect = { kind = "auth", status = 401, attempts = 1, find = "client authentication failed", endpoint = "token" },
     requests = { api = 0, token = 1 } },
   { name = "auth: a static token refused (401), no renewal",
     opts = { token = "not-a-valid-token-0000", client_id = support.NONE, client_secret = support.NONE },
@@ -69,7 +70,7 @@ local SCENARIOS = {
     expect = { kind = "timeout", attempts = 1 }, requests = { api = 1 }, seconds = { 0.25, 1.5 } },
   { name = "network: connection refused (a closed port), retried once",
     opts = function(ctx) return { base_url = ctx.closed_url, max_retries = 1 } end,
-    expect = { kind = "network", attempts = 2 }, requests = { api = 0, token = 0 }, seconds = { 0, 2 } },
+    expect = { kind = "network", attempts = 2, endpoint = "token" }, requests = { api = 0, token = 0 }, seconds = { 0, 2 } },
   { name = "network: the answer cut mid-body every time",
     opts = { max_retries = 1 }, faults = { truncate = true, times = 5 },
     expect = { kind = "network", status = 200, attempts = 2 }, requests = { api = 2 } },
@@ -105,7 +106,7 @@ local SCENARIOS = {
   { name = "TLS: a certificate from an untrusted CA fails with kind tls (20 calls)",
     tls = true, rep = 20,   -- inside nginx, lua-resty-core's sslhandshake raised here 1 call in 3 (now a tls error)
     opts = function(ctx) return { base_url = ctx.tls_unknownca_url, ca_file = ctx.ca, verify_tls = true } end,
-    expect = { kind = "tls", attempts = 1 }, requests = { api = 0, token = 0 } },
+    expect = { kind = "tls", attempts = 1, endpoint = "token" }, requests = { api = 0, token = 0 } },
 }
 
 local function resolve(v, ctx)
@@ -116,7 +117,8 @@ end
 -- a result in one shape: { ok, id, err = {...}, seconds, raised, failed }
 local function err_fields(err)
   return err and { kind = err.kind, status = err.status, message = err.message,
-                   retry_after = err.retry_after, attempts = err.attempts }
+                   retry_after = err.retry_after, attempts = err.attempts, method = err.method,
+                   endpoint = err.endpoint, path = err.path, request_id = err.request_id }
 end
 
 local TRANSPORTS = {
@@ -217,6 +219,17 @@ describe("one policy, three transports", function()
       assert.is_true(#r.err.message > 0, what)
       if e.find then assert.truthy(r.err.message:find(e.find, 1, true), "message: " .. what) end
       if r.failed ~= nil then assert.equal(1, r.failed, what) end
+      -- what was being done: the request that failed (the token endpoint's when it was that)
+      assert.equal(e.endpoint or "api", r.err.endpoint, what)
+      assert.equal(r.err.endpoint == "token" and "POST" or "GET", r.err.method, what)
+      if r.err.endpoint == "api" then
+        assert.equal(support.hp_path(ctx.demo.org_id, ctx.demo.user_id, r.err.path:match("[^/]+$")), r.err.path, what)
+      else
+        assert.equal("/api/partners/v2.0/auth/token", r.err.path, what)
+      end
+      if r.err.attempts > 0 then
+        assert.truthy(tostring(r.err.request_id):match("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$"), "request_id: " .. what)
+      end
     end
     for k, n in pairs(sc.requests or {}) do
       assert.equal(n, stats[k .. "_requests"], k .. " requests at the sandbox: " .. what)

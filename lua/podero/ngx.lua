@@ -209,7 +209,7 @@ end
 local function finish(self, call)
   local act, err = drive(self, call)
   local a, b
-  if act == "done" then a, b = call:result(self)
+  if act == "done" then a, b = call:result(self.p, self)
   elseif act == "fail" then a, b = nil, call:error()
   else a, b = nil, err end
   local spare = self.spare
@@ -284,7 +284,8 @@ function Client:_token(for_call, force)
       end
       err = err or tc:error()
       dict:set(errkey, cjson.encode({ kind = err.kind, status = err.status, message = err.message,
-        retry_after = err.retry_after, attempts = err.attempts }), 1)
+        retry_after = err.retry_after, attempts = err.attempts, method = err.method,
+        endpoint = err.endpoint, path = err.path, request_id = err.request_id }), 1)
       dict:delete(lock)
       return nil, err
     end
@@ -416,7 +417,7 @@ function Client:fetch_heat_pumps(refs, opts)
         local ok, err = self:_token(call)
         if not ok then return settle(i, nil, err) end
       elseif act == "done" then
-        return settle(i, call:result(self))
+        return settle(i, call:result(p, self))
       elseif act == "fail" then
         return settle(i, nil, call:error())
       end

@@ -99,10 +99,20 @@ return function(podero, core, client_methods)
   ---------------------------------------------------------------------------
   local function is_finite_number(v) return type(v) == "number" and v == v and v ~= huge and v ~= -huge end
 
+  -- how a message shows a value that is not what was asked: NaN as NaN, numbers as numbers,
+  -- anything else by its type
+  local function shown(v)
+    if type(v) ~= "number" then return type(v) end
+    if v ~= v then return "NaN" end
+    if v == huge then return "infinity" end
+    if v == -huge then return "-infinity" end
+    return tostring(v)
+  end
+
   -- epoch seconds (number) or ISO 8601 string -> epoch seconds (integer), or raise
   local function to_epoch(fn, name, v)
     if is_finite_number(v) then
-      if v < 0 or v >= 253402300800 then raise(fn, "%s is out of range (epoch seconds): %s", name, tostring(v)) end
+      if v < 0 or v >= 253402300800 then raise(fn, "%s is out of range (epoch seconds): %s", name, shown(v)) end
       return floor(v)
     end
     if type(v) == "string" then
@@ -111,7 +121,7 @@ return function(podero, core, client_methods)
       if t < 0 or t >= 253402300800 then raise(fn, "%s is out of range: %q", name, v:sub(1, 40)) end
       return floor(t)
     end
-    raise(fn, "%s must be a time: epoch seconds (number) or an ISO 8601 string, got %s", name, type(v))
+    raise(fn, "%s must be a time: epoch seconds (number) or an ISO 8601 string, got %s", name, shown(v))
   end
 
   local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
@@ -139,9 +149,10 @@ return function(podero, core, client_methods)
   sort(podero.WRITABLE_HEAT_PUMP_FIELDS)
 
   -- checks one value of a writable field; returns the value to send (times as ISO strings)
-  -- and, for times, the epoch seconds
-  local function check_value(fn, name, v)
-    local spec = WRITABLE[name]
+  -- and, for times, the epoch seconds. label: how messages name it (default: the field's name)
+  local function check_value(fn, field, v, label)
+    local spec = WRITABLE[field]
+    local name = label or field
     local typ, nullable, extra = spec[1], spec[2], spec[3]
     if v == null then
       if nullable then return null end
@@ -151,11 +162,11 @@ return function(podero, core, client_methods)
       if type(v) ~= "boolean" then raise(fn, "%s must be a boolean, got %s", name, type(v)) end
       return v
     elseif typ == "number" then
-      if not is_finite_number(v) then raise(fn, "%s must be a finite number, got %s", name, type(v) == "number" and tostring(v) or type(v)) end
+      if not is_finite_number(v) then raise(fn, "%s must be a finite number, got %s", name, shown(v)) end
       return v
     elseif typ == "integer" then
       if not is_finite_number(v) or v ~= floor(v) then
-        raise(fn, "%s must be a whole number, got %s", name, type(v) == "number" and tostring(v) or type(v))
+        raise(fn, "%s must be a whole number, got %s", name, shown(v))
       end
       return tointeger(v) or v
     elseif typ == "string" then
@@ -304,10 +315,7 @@ return function(podero, core, client_methods)
     for k, v in pairs(opts) do
       local field = keys[k]
       if not field then raise(fn, "unknown key %q in %s", tostring(k), what) end
-      local ok, msg = pcall(check_value, fn, field, v)
-      if not ok then
-        raise(fn, "%s.%s: %s", what, k, (msg:gsub("^podero: [^:]+: ", "")))
-      end
+      check_value(fn, field, v, what .. "." .. k)
       out[field] = v
       n = n + 1
     end

@@ -200,7 +200,9 @@ function _M.scenario()
   if not okh then return reply(200, { ok = false, raised = tostring(hp), seconds = seconds }) end
   if hp then return reply(200, { ok = true, id = hp.id, seconds = seconds }) end
   reply(200, { ok = false, seconds = seconds, err = { kind = err.kind, status = err.status, message = err.message,
-                                                     retry_after = err.retry_after, attempts = err.attempts } })
+                                                     retry_after = err.retry_after, attempts = err.attempts,
+                                                     method = err.method, endpoint = err.endpoint, path = err.path,
+                                                     request_id = err.request_id } })
 end
 
 -- GET /blocking: the same call with the plain C client in the handler (blocks the worker):

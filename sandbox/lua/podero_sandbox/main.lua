@@ -52,6 +52,7 @@ local function record(kind, body)
     :add("headers", ho)
     :add("body", body or "")
     :add("kind", kind)
+    :add("request_id", type(hdrs["x-request-id"]) == "string" and hdrs["x-request-id"] or "")
   state.log_request(J.encode(e))
 end
 
