@@ -46,26 +46,38 @@ void buf_wipe_free(buffer *b) {
     b->len = b->cap = 0;
 }
 
-int buf_add_json_string(buffer *b, const char *s) {
+int buf_add_json_stringn(buffer *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
-    if (buf_add(b, "\"", 1))
+    size_t i, run = 0;
+    if (buf_reserve(b, n + 2) || buf_add(b, "\"", 1))
         return -1;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
         char esc[7];
+        size_t el = 0;
         if (ch == '"' || ch == '\\') {
-            esc[0] = '\\'; esc[1] = (char)ch;
-            if (buf_add(b, esc, 2)) return -1;
+            esc[0] = '\\'; esc[1] = (char)ch; el = 2;
+        } else if (ch == '\n' || ch == '\r' || ch == '\t' || ch == '\b' || ch == '\f') {
+            esc[0] = '\\';
+            esc[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't' : ch == '\b' ? 'b' : 'f';
+            el = 2;
         } else if (ch < 0x20) {
             esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
-            if (buf_add(b, esc, 6)) return -1;
-        } else if (buf_add(b, (const char *)&ch, 1)) {
-            return -1;
+            esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15]; el = 6;
+        } else {
+            continue;
         }
+        /* the plain bytes before this one, then its escape */
+        if (buf_add(b, s + run, i - run) || buf_add(b, esc, el))
+            return -1;
+        run = i + 1;
     }
+    if (buf_add(b, s + run, n - run))
+        return -1;
     return buf_add(b, "\"", 1);
 }
+
+int buf_add_json_string(buffer *b, const char *s) { return buf_add_json_stringn(b, s, strlen(s)); }
 
 /* HTML form encoding: space is '+' */
 int buf_add_form(buffer *b, const char *s) {

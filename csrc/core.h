@@ -42,6 +42,7 @@ int buf_add(buffer *b, const char *s, size_t n);      /* 0, or -1 out of memory 
 int buf_adds(buffer *b, const char *s);
 void buf_wipe_free(buffer *b);
 int buf_add_json_string(buffer *b, const char *s);    /* a JSON string literal, quotes included */
+int buf_add_json_stringn(buffer *b, const char *s, size_t n);   /* the same, n bytes (NUL as \u0000) */
 int buf_add_form(buffer *b, const char *s);           /* application/x-www-form-urlencoded */
 int buf_add_base64(buffer *b, const unsigned char *s, size_t n);
 

@@ -421,6 +421,85 @@ static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n, int kind) {
     }
 }
 
+/* Appends node n as JSON to b: the document's values re-written (strings escaped as JSON
+ * requires, numbers as their shortest round-trip text, integers as integers, the Decimal rule of
+ * a heat pump as in to_table). Returns 0, or -1 out of memory. */
+static int write_json(buffer *b, const pj_doc *doc, uint32_t n, int kind, int depth) {
+    const pj_node *nd = &doc->nodes[n];
+    char num[40];
+    uint32_t i;
+    switch (nd->type) {
+    case PJ_NULL: return buf_adds(b, "null");
+    case PJ_FALSE: return buf_adds(b, "false");
+    case PJ_TRUE: return buf_adds(b, "true");
+    case PJ_INT:
+        snprintf(num, sizeof num, "%lld", (long long)nd->u.i);
+        return buf_adds(b, num);
+    case PJ_DBL:
+        if (pj_format_double(nd->u.d, num) < 0)
+            return buf_adds(b, "null");     /* 1e400 parsed to infinity: JSON has no such number */
+        return buf_adds(b, num);
+    case PJ_STR: {
+        size_t len;
+        const char *s = pj_str(doc, nd, &len);
+        return buf_add_json_stringn(b, s, len);
+    }
+    case PJ_ARR:
+        if (depth > PJ_MAX_DEPTH || buf_add(b, "[", 1)) return -1;
+        for (i = 0; i < nd->count; i++) {
+            if ((i && buf_add(b, ",", 1)) ||
+                write_json(b, doc, doc->kids[nd->u.c.kids + i],
+                           kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN,
+                           depth + 1))
+                return -1;
+        }
+        return buf_add(b, "]", 1);
+    default:
+        if (depth > PJ_MAX_DEPTH || buf_add(b, "{", 1)) return -1;
+        for (i = 0; i < nd->count; i++) {
+            uint32_t kn = doc->kids[nd->u.c.kids + i];
+            size_t klen;
+            const char *k = pj_str(doc, &doc->nodes[kn], &klen);
+            if ((i && buf_add(b, ",", 1)) || buf_add_json_stringn(b, k, klen) || buf_add(b, ":", 1))
+                return -1;
+            if (kind == PODERO_KIND_HEAT_PUMP && doc->nodes[kn + 1].type == PJ_STR &&
+                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_is_decimal_field(k, klen)) {
+                size_t vlen;
+                const char *v = pj_str(doc, &doc->nodes[kn + 1], &vlen);
+                char tmp[128];
+                double d;
+                if (vlen >= sizeof tmp) return -1;
+                memcpy(tmp, v, vlen);
+                tmp[vlen] = 0;
+                /* the literal read as to_table reads it: an integer as an integer, else the
+                 * double's shortest text */
+                if (!strpbrk(tmp, ".eE") && vlen < 19) {
+                    snprintf(num, sizeof num, "%lld", strtoll(tmp, NULL, 10));
+                    if (buf_adds(b, num)) return -1;
+                } else if (pj_strtod_c(tmp, &d) != 0 || pj_format_double(d, num) < 0 || buf_adds(b, num)) {
+                    return -1;
+                }
+            } else if (write_json(b, doc, kn + 1, PODERO_KIND_PLAIN, depth + 1)) {
+                return -1;
+            }
+        }
+        return buf_add(b, "}", 1);
+    }
+}
+
+/* core.to_json(v) / v:to_json(): the value as JSON text (see write_json) */
+int podero_doc_to_json(lua_State *L) {
+    podero_view *v = check_view(L, 1);
+    buffer b = {0};
+    if (write_json(&b, &v->sd->doc, v->node, v->kind, 0) != 0) {
+        buf_wipe_free(&b);
+        return luaL_error(L, "not enough memory");
+    }
+    lua_pushlstring(L, b.p ? b.p : "", b.len);
+    free(b.p);
+    return 1;
+}
+
 int podero_doc_to_table(lua_State *L) {
     podero_view *v = check_view(L, 1);
     push_plain(L, &v->sd->doc, v->node, v->kind);

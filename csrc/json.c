@@ -345,6 +345,32 @@ static const double pj_pow10[23] = {
 };
 #endif
 
+/* strtod in the "C" locale for a NUL-terminated number text: 0, or -1 without a locale. */
+int pj_strtod_c(const char *s, double *out) {
+    pthread_once(&pj_locale_once, pj_locale_init);
+    if (pj_c_locale == (locale_t)0) return -1;
+    *out = strtod_l(s, NULL, pj_c_locale);
+    return 0;
+}
+
+/* The shortest text of a finite double that reads back as the same double, as a JSON number
+ * ("%.15g", "%.16g" or "%.17g" in the "C" locale, whatever the process's locale). Writes at
+ * most 32 bytes with the NUL; returns the length, or -1 for NaN/infinity or no locale. */
+int pj_format_double(double d, char out[32]) {
+    locale_t old;
+    int p, n = -1;
+    if (d != d || d > DBL_MAX || d < -DBL_MAX) return -1;
+    pthread_once(&pj_locale_once, pj_locale_init);
+    if (pj_c_locale == (locale_t)0) return -1;
+    old = uselocale(pj_c_locale);
+    for (p = 15; p <= 17; p++) {
+        n = snprintf(out, 32, "%.*g", p, d);
+        if (strtod(out, NULL) == d) break;
+    }
+    uselocale(old);
+    return n;
+}
+
 /* strtod in the "C" locale; start is a validated JSON number followed by a byte that cannot
  * extend it. Returns 0, or -1 if the locale object could not be created. */
 static int pj_strtod(const uint8_t *start, double *out) {

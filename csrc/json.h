@@ -99,6 +99,8 @@ int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t err
  */
 int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t errlen);
 
+int pj_format_double(double d, char out[32]);   /* shortest round-trip text; -1: not finite */
+int pj_strtod_c(const char *s, double *out);     /* strtod in the "C" locale; -1: no locale */
 void pj_free(pj_doc *doc);     /* frees what pj_parse allocated; safe on a zeroed or freed doc */
 
 /* String bytes of a PJ_STR node (not NUL-terminated in general; may contain NUL). */

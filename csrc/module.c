@@ -45,6 +45,7 @@ int luaopen_podero_core(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"fields", podero_doc_fields},
         {"to_table", podero_doc_to_table},
+        {"to_json", podero_doc_to_json},
         {"raw", podero_doc_raw},
         {"is_object", podero_doc_is_view},
         {"is_heat_pump", podero_doc_is_heat_pump},

@@ -52,6 +52,7 @@ void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind);  /* takes the 
 pj_doc *podero_doc_begin(lua_State *L, int result_kind);
 int podero_doc_fields(lua_State *L);
 int podero_doc_to_table(lua_State *L);
+int podero_doc_to_json(lua_State *L);   /* core.to_json(v) */
 int podero_doc_raw(lua_State *L);
 int podero_doc_is_view(lua_State *L);
 int podero_doc_is_heat_pump(lua_State *L);

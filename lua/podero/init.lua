@@ -283,16 +283,95 @@ function _M.redact(v)
   error("podero.redact: v must be a podero object, a table or a string, got " .. tv, 2)
 end
 
+--- JSON text of a value: the writer podero uses for request bodies. Numbers as the shortest
+-- text that reads back as the same number (integers as integers: an export keeps
+-- 0.8700000000000001 where lua-cjson 2.1.0 writes 0.87), `podero.null` / `cjson.null` as null,
+-- strings escaped as JSON requires (UTF-8 kept), object keys sorted. A podero object is written
+-- from its document (`v:to_json()`: empty arrays stay `[]`, a heat pump's Decimal strings are
+-- numbers as in `to_table()`). A Lua table is an array when it has a sequence 1..n and no other
+-- key, or when its metatable is `podero.array_mt` (or lua-cjson's `array_mt`/`empty_array_mt`
+-- where that build has them; an empty table without one
+-- is `{}`; `setmetatable({}, podero.array_mt)` is `[]`). Raises for NaN, infinity, functions,
+-- cycles and keys that are neither strings nor array indexes.
+-- @usage io.write(podero.encode(hp), "\n")      -- or hp:to_json()
+local math_type, huge = math.type, math.huge
+
+local function enc_number(n)
+  if n ~= n or n == huge or n == -huge then
+    error("podero.encode: " .. (n ~= n and "NaN" or "infinity") .. " cannot be written as JSON", 0)
+  end
+  if math_type and math_type(n) == "integer" then return fmt("%d", n) end
+  if n == floor(n) and n > -2^53 and n < 2^53 then return fmt("%d", n) end
+  for p = 15, 17 do
+    local s = fmt("%." .. p .. "g", n)
+    if tonumber(s) == n then return s end
+  end
+  return fmt("%.17g", n)
+end
+
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+                  ["\r"] = "\\r", ["\t"] = "\\t" }
+local function enc_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return ESCAPES[c] or (c:byte() < 32 and fmt("\\u%04x", c:byte()) or c)
+  end) .. '"'
+end
+
+--- The metatable that makes podero.encode write a Lua table as a JSON array (even empty).
+_M.array_mt = { __name = "podero.array" }
+
+local function is_array_mt(mt)
+  return mt ~= nil and (mt == _M.array_mt or mt == cjson.array_mt or mt == cjson.empty_array_mt)
+end
+
+local function encode(v, seen)
+  local t = type(v)
+  if v == nil or v == cjson.null then return "null" end
+  if t == "boolean" then return v and "true" or "false" end
+  if t == "number" then return enc_number(v) end
+  if t == "string" then return enc_string(v) end
+  if core.is_object(v) then return core.to_json(v) end
+  if t ~= "table" then error("podero.encode: a " .. t .. " cannot be written as JSON", 0) end
+  if seen[v] then error("podero.encode: the table contains itself", 0) end
+  seen[v] = true
+  local mt = getmetatable(v)
+  local n, count = #v, 0
+  for _ in pairs(v) do count = count + 1 end
+  local out = {}
+  if is_array_mt(mt) or (n > 0 and count == n) then
+    for i = 1, n do out[i] = encode(v[i], seen) end
+    seen[v] = nil
+    return "[" .. table.concat(out, ",") .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do
+    if type(k) ~= "string" then
+      error("podero.encode: an object key must be a string, got " .. type(k) .. " " .. tostring(k), 0)
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  for i, k in ipairs(keys) do out[i] = enc_string(k) .. ":" .. encode(v[k], seen) end
+  seen[v] = nil
+  return "{" .. table.concat(out, ",") .. "}"
+end
+
+function _M.encode(v)
+  return encode(v, {})
+end
+
 -- Methods of every object and array, and of heat pump objects (they come before fields of
 -- the same name; podero.fields and podero.to_table still show such a field).
 local obj_methods = core.object_methods
 obj_methods.fields = core.fields
 obj_methods.raw = core.raw
 obj_methods.to_table = core.to_table
+obj_methods.to_json = core.to_json
 local hp_methods = core.heat_pump_methods
 hp_methods.fields = core.fields
 hp_methods.raw = core.raw
 hp_methods.to_table = core.to_table
+hp_methods.to_json = core.to_json
 
 local DAYS_BEFORE_MONTH = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 }
 

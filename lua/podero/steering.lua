@@ -15,13 +15,12 @@
 
 local cjson = require("cjson")
 
-local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local floor, huge = math.floor, math.huge
 local fmt, concat, sort, byte = string.format, table.concat, table.sort, string.byte
 
 -- Lua 5.4 has integers (math.type, math.tointeger) and utf8.len; LuaJIT (Lua 5.1) has only
 -- floats and no utf8 library, so there whole numbers stay floats and UTF-8 is checked below.
-local math_type = math.type
 local tointeger = math.tointeger or function(v) return v end
 
 -- The number of characters of s when it is valid UTF-8 (RFC 3629: no overlong forms, no
@@ -63,36 +62,8 @@ return function(podero, core, client_methods)
   -- the C core's UUID check (csrc/api.c): the same rule and message everywhere
   local function check_uuid(fn, name, v) return core.check_uuid(v, name, fn) end
 
-  ---------------------------------------------------------------------------
-  -- JSON encoding of a flat object (our own number formatting: cjson's is global state)
-  ---------------------------------------------------------------------------
-  local function enc_number(n)
-    if math_type and math_type(n) == "integer" then return fmt("%d", n) end
-    if n == floor(n) and n > -2^53 and n < 2^53 then return fmt("%d", n) end
-    for p = 15, 17 do
-      local s = fmt("%." .. p .. "g", n)
-      if tonumber(s) == n then return s end
-    end
-    return fmt("%.17g", n)
-  end
-
-  local function enc_value(v)
-    if v == null then return "null" end
-    local t = type(v)
-    if t == "number" then return enc_number(v) end
-    if t == "boolean" then return v and "true" or "false" end
-    return cjson.encode(v) -- strings
-  end
-
-  -- fields: name -> value (already checked); keys sorted for a stable body
-  local function encode_object(fields)
-    local keys = {}
-    for k in pairs(fields) do keys[#keys + 1] = k end
-    sort(keys)
-    local parts = {}
-    for i, k in ipairs(keys) do parts[i] = cjson.encode(k) .. ":" .. enc_value(fields[k]) end
-    return "{" .. concat(parts, ",") .. "}"
-  end
+  -- request bodies: podero.encode (keys sorted for a stable body; see lua/podero/init.lua)
+  local function encode_object(fields) return podero.encode(fields) end
 
   ---------------------------------------------------------------------------
   -- value checks
