@@ -293,16 +293,66 @@ return function(podero, core, client_methods)
     return out, n
   end
 
+  -- Plausible limits (degrees C): a value outside them is almost surely a mistake (Fahrenheit,
+  -- a typo); `allow_outside_range = true` in the options table sends it anyway.
+  local RANGES = {
+    minimum_temperature_limit = { 5, 35, "indoor" }, maximum_temperature_limit = { 5, 35, "indoor" },
+    away_mode_minimum_temperature_limit = { 5, 35, "indoor" },
+    minimum_dhw_temperature_limit = { 20, 80, "hot water" },
+  }
+
+  local function check_ranges(fn, what, opts, keys, fields)
+    if opts.allow_outside_range then return end
+    for k, field in pairs(keys) do
+      local v, r = fields[field], RANGES[field]
+      if r and type(v) == "number" and (v < r[1] or v > r[2]) then
+        raise(fn, "%s.%s = %s is outside the plausible %s range %g..%g C (allow_outside_range = true sends it anyway)",
+          what, k, shown(v), r[3], r[1], r[2])
+      end
+    end
+  end
+
+  -- the value a field will have: the new one, else the one the heat pump object holds
+  local function after(hp, fields, field)
+    local v = fields[field]
+    if v == nil then v = hp[field] end
+    return type(v) == "number" and v or nil
+  end
+
+  local function strip(opts, extra)
+    local t = {}
+    for k, v in pairs(opts) do if k ~= extra then t[k] = v end end
+    return t
+  end
+
   function hp_methods.set_heating_policy(hp, policy)
     local fn = "hp:set_heating_policy"
-    local fields, n = map_opts(fn, "policy", policy, POLICY_KEYS)
-    if n == 0 then raise(fn, "policy is empty") end
-    local lo, hi = fields.minimum_temperature_limit, fields.maximum_temperature_limit
-    if type(lo) == "number" and type(hi) == "number" and lo > hi then
-      raise(fn, "policy.min (%s) is above policy.max (%s)", tostring(lo), tostring(hi))
+    if type(policy) ~= "table" then raise(fn, "policy must be a table, got %s", type(policy)) end
+    local force = policy.allow_outside_range
+    if force ~= nil and type(force) ~= "boolean" then
+      raise(fn, "policy.allow_outside_range must be a boolean, got %s", type(force))
     end
+    local fields, n = map_opts(fn, "policy", strip(policy, "allow_outside_range"), POLICY_KEYS)
+    if n == 0 then raise(fn, "policy is empty") end
+    check_ranges(fn, "policy", policy, POLICY_KEYS, fields)
     bound(fn, hp)
+    -- min <= max, with what the heat pump holds for the one not given
+    local lo = after(hp, fields, "minimum_temperature_limit")
+    local hi = after(hp, fields, "maximum_temperature_limit")
+    if lo and hi and lo > hi then
+      raise(fn, "policy.min (%s%s) is above policy.max (%s%s)", shown(lo),
+        fields.minimum_temperature_limit == nil and ", the heat pump's" or "", shown(hi),
+        fields.maximum_temperature_limit == nil and ", the heat pump's" or "")
+    end
     return hp_put(fn, hp, check_fields(fn, fields))
+  end
+
+  --- hp:clear_heating_policy(): the heating policy off and its limits removed (null), as
+  -- clear_away_mode() does for away mode.
+  function hp_methods.clear_heating_policy(hp)
+    return hp_put("hp:clear_heating_policy", hp,
+      { is_heating_policy_enabled = false, heating_policy_name = null, minimum_temperature_limit = null,
+        maximum_temperature_limit = null, minimum_dhw_temperature_limit = null })
   end
 
   local AWAY_KEYS = {
@@ -312,7 +362,13 @@ return function(podero, core, client_methods)
 
   function hp_methods.set_away_mode(hp, away)
     local fn = "hp:set_away_mode"
-    local fields = map_opts(fn, "away", away, AWAY_KEYS)
+    if type(away) ~= "table" then raise(fn, "away must be a table, got %s", type(away)) end
+    local force = away.allow_outside_range
+    if force ~= nil and type(force) ~= "boolean" then
+      raise(fn, "away.allow_outside_range must be a boolean, got %s", type(force))
+    end
+    local fields = map_opts(fn, "away", strip(away, "allow_outside_range"), AWAY_KEYS)
+    check_ranges(fn, "away", away, AWAY_KEYS, fields)
     if away.start == nil then raise(fn, "away.start is required") end
     if away.finish == nil then raise(fn, "away.finish is required") end
     local t1 = to_epoch(fn, "away.start", away.start)
