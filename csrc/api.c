@@ -244,3 +244,29 @@ int pd_endpoints_push(lua_State *L) {
     }
     return 1;
 }
+
+void pd_push_attempt(lua_State *L, const pd_attempt *a, double elapsed) {
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, a->method ? a->method : "?");
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, a->path);
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, a->endpoint);
+    lua_setfield(L, -2, "endpoint");
+    if (a->status > 0) {
+        lua_pushinteger(L, a->status);
+        lua_setfield(L, -2, "status");
+    }
+    lua_pushinteger(L, a->attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_pushnumber(L, elapsed);
+    lua_setfield(L, -2, "elapsed");
+    if (a->request_id && a->request_id[0]) {
+        lua_pushstring(L, a->request_id);
+        lua_setfield(L, -2, "request_id");
+    }
+    if (a->kind) {
+        lua_pushstring(L, a->kind);
+        lua_setfield(L, -2, "kind");
+    }
+}

@@ -16,7 +16,54 @@ typedef struct podero_client {
     pd_curl *t;             /* the libcurl handles */
     int closed;
     int in_fetch;           /* a fetch_heat_pumps batch runs: the client is busy */
+    int in_hook;            /* its on_request function runs: the client is busy */
+    int has_hook;           /* on_request is set (the function is the userdata's user value) */
+    lua_State *L;           /* the thread of the method running now (for on_request) */
 } podero_client;
+
+/* The on_request function lives in the client userdata's user value (5.4), or in its
+ * environment table (5.1/LuaJIT), so that it is collected with the client. */
+static void push_hook_fn(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 504
+    lua_getiuservalue(L, idx, 1);
+#else
+    lua_getfenv(L, idx);
+    lua_getfield(L, -1, "on_request");
+    lua_remove(L, -2);
+#endif
+}
+
+/* (protected) on_request(info): args: the attempt (light userdata), elapsed, the client */
+static int hook_protected(lua_State *L) {
+    const pd_attempt *a = (const pd_attempt *)lua_touserdata(L, 1);
+    double elapsed = lua_tonumber(L, 2);
+    push_hook_fn(L, 3);
+    pd_push_attempt(L, a, elapsed);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* The transport's hook: calls on_request under lua_pcall, with no libcurl call on the stack;
+ * what it raises is reported on stderr and does not break the call. */
+static void on_attempt(void *ud, const pd_call *call, double elapsed) {
+    podero_client *c = (podero_client *)ud;
+    lua_State *L = c->L;
+    pd_attempt a;
+    if (!L || !c->has_hook || !lua_checkstack(L, 6))
+        return;
+    pd_call_attempt(&c->pc, call, &a);
+    lua_pushcfunction(L, hook_protected);
+    lua_pushlightuserdata(L, &a);
+    lua_pushnumber(L, elapsed);
+    lua_pushvalue(L, 1);                /* the client: index 1 of every method */
+    c->in_hook = 1;
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+        fprintf(stderr, "podero: on_request raised (ignored): %s\n",
+                lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
+        lua_pop(L, 1);
+    }
+    c->in_hook = 0;
+}
 
 static podero_client *check_client(lua_State *L) {
     podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
@@ -25,6 +72,10 @@ static podero_client *check_client(lua_State *L) {
     if (c->in_fetch)
         luaL_error(L, "podero: client is busy: a call on the client that runs fetch_heat_pumps "
                       "cannot be made from its progress callback");
+    if (c->in_hook)
+        luaL_error(L, "podero: client is busy: a call on the client cannot be made from its "
+                      "on_request function");
+    c->L = L;
     return c;
 }
 
@@ -38,6 +89,8 @@ static void client_free(podero_client *c) {
 
 static int l_close(lua_State *L) {
     podero_client *c = (podero_client *)luaL_checkudata(L, 1, PODERO_CLIENT_MT);
+    if (c->in_hook)
+        return luaL_error(L, "podero: client is busy: close() cannot be called from its on_request function");
     if (c->in_fetch)
         return luaL_error(L, "podero: client is busy: close() cannot be called from the progress "
                              "callback of its own fetch_heat_pumps");
@@ -331,16 +384,30 @@ static int l_new(lua_State *L) {
     podero_client *c;
     char err[128];
     luaL_checktype(L, 1, LUA_TTABLE);
-    c = (podero_client *)lua_newuserdatauv(L, sizeof *c, 0);
+    c = (podero_client *)lua_newuserdatauv(L, sizeof *c, 1);
     memset(c, 0, sizeof *c);
     c->closed = 1;              /* until complete: __gc frees whatever is there */
     luaL_setmetatable(L, PODERO_CLIENT_MT);
+    if (lua_getfield(L, 1, "on_request") == LUA_TFUNCTION) {
+#if LUA_VERSION_NUM >= 504
+        lua_setiuservalue(L, -2, 1);
+#else
+        lua_createtable(L, 0, 1);
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "on_request");
+        lua_setfenv(L, -2);
+#endif
+        c->has_hook = 1;
+    } else {
+        lua_pop(L, 1);
+    }
     pd_config_read(L, 1, &c->pc.cfg, &c->pc.sec);
     if (pd_client_init(&c->pc) != 0)
         return luaL_error(L, "not enough memory");
     c->t = pd_curl_new(&c->pc.cfg, err, sizeof err);
     if (!c->t)
         return luaL_error(L, "%s", err);
+    pd_curl_set_hook(c->t, on_attempt, c);
     c->closed = 0;
     return 1;
 }

@@ -218,7 +218,19 @@ typedef struct pd_call {
     buffer tbody, theaders;     /* token calls: the grant's body and header lines */
     char request_id[37];        /* the X-Request-Id of the last attempt */
     char server_request_id[64]; /* the X-Request-Id of the last answer, "" when none */
+    long last_status;           /* the last attempt: its answer's status (0: none) ... */
+    const char *last_kind;      /* ... or how it failed (an error kind; NULL when answered) */
 } pd_call;
+
+/* What one attempt was, for the on_request hook (no secret in it). */
+typedef struct pd_attempt {
+    const char *method, *endpoint, *kind;   /* kind: NULL for a 2xx */
+    char path[256];
+    const char *request_id;
+    long status;
+    int attempt;
+} pd_attempt;
+void pd_call_attempt(const pd_client *c, const pd_call *call, pd_attempt *out);
 
 int pd_client_init(pd_client *c);       /* after cfg and sec are set; 0 or -1 out of memory */
 void pd_client_free(pd_client *c);      /* wipes and frees everything, cfg and secrets too */

@@ -412,6 +412,16 @@ static int l_result(lua_State *L) {
     return 1;
 }
 
+/* call:attempt(p, elapsed) -> the on_request table of the attempt that just ended */
+static int l_attempt(lua_State *L) {
+    call *c = (call *)luaL_checkudata(L, 1, CALL_MT);
+    policy *p = check_policy_at(L, 2);
+    pd_attempt a;
+    pd_call_attempt(&p->pc, &c->call, &a);
+    pd_push_attempt(L, &a, luaL_checknumber(L, 3));
+    return 1;
+}
+
 /* call:error() -> err (after "fail") */
 static int l_error(lua_State *L) {
     call *c = (call *)luaL_checkudata(L, 1, CALL_MT);
@@ -440,6 +450,7 @@ void podero_cosock_open(lua_State *L) {
         {"failed", l_failed},
         {"result", l_result},
         {"error", l_error},
+        {"attempt", l_attempt},
         {NULL, NULL}
     };
     luaL_newmetatable(L, POLICY_MT);

@@ -39,6 +39,7 @@ typedef struct slot {
     CURL *easy;
     xfer x;
     int item;                    /* the item it carries (multi), -1 idle, -2 the token call */
+    double started;              /* when its transfer started (monotonic) */
     struct curl_slist *headers;  /* this slot's request headers, X-Request-Id last */
     char *request_id;            /* the 36 characters of its X-Request-Id, patched per request */
     const char *headers_src;     /* the header lines they were built from ... */
@@ -53,7 +54,14 @@ struct pd_curl {
     int n_slots;
     slot *token_slot;       /* the token renewal of a batch */
     const pd_config *cfg;
+    pd_hook hook;           /* after each attempt (on_request) */
+    void *hook_ud;
 };
+
+void pd_curl_set_hook(pd_curl *t, pd_hook hook, void *ud) {
+    t->hook = hook;
+    t->hook_ud = ud;
+}
 
 /* ---- callbacks (never touch Lua) ------------------------------------------------------ */
 
@@ -395,6 +403,7 @@ static int run_seq(pd_curl *t, pd_client *c, pd_call *call) {
             podero_sleep(call->wait);
         } else if (act == PD_SEND) {
             CURLcode rc = CURLE_OUT_OF_MEMORY;
+            double t0 = podero_monotonic();
             if (prepare(&t->seq, &r, call->kind == PD_CALL_API) == 0)
                 rc = curl_easy_perform(t->seq.easy);
             /* the handle keeps no pointer to a list or body that may be freed (the slot keeps
@@ -402,6 +411,8 @@ static int run_seq(pd_curl *t, pd_client *c, pd_call *call) {
             curl_easy_setopt(t->seq.easy, CURLOPT_HTTPHEADER, NULL);
             unprepare(&t->seq, &r);
             report(c, call, &t->seq, rc);
+            if (t->hook)
+                t->hook(t->hook_ud, call, podero_monotonic() - t0);
         } else {
             return act;
         }
@@ -558,6 +569,7 @@ static int token_step(batch *b, double now) {
         slot *s = b->t->token_slot;
         if (prepare(s, &r, 0) == 0 && curl_multi_add_handle(b->t->multi, s->easy) == CURLM_OK) {
             s->item = -2;
+            s->started = now;
             return 0;
         }
         pd_failed(b->c, &b->tcall, PD_F_MEMORY, 0, NULL, now);
@@ -585,6 +597,7 @@ static int item_step(batch *b, int i, slot *s, double now) {
     case PD_SEND:
         if (prepare(s, &r, 1) == 0 && curl_multi_add_handle(b->t->multi, s->easy) == CURLM_OK) {
             s->item = i;
+            s->started = now;
             it->state = ITEM_RUNNING;
             return 1;
         }
@@ -697,10 +710,14 @@ int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int con
                 if (k == -2) {
                     sl->item = -1;
                     report(c, &b.tcall, sl, (CURLcode)rc);
+                    if (t->hook)
+                        t->hook(t->hook_ud, &b.tcall, podero_monotonic() - sl->started);
                     token_step(&b, podero_monotonic());
                     continue;
                 }
                 report(c, &items[k].call, sl, (CURLcode)rc);
+                if (t->hook)
+                    t->hook(t->hook_ud, &items[k].call, podero_monotonic() - sl->started);
                 /* a done call's body is in the slot: read it before the slot is reused */
                 {
                     pd_send r;
@@ -734,6 +751,7 @@ int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int con
                         sl->item = -1;
                         if (prepare(sl, &r, 1) == 0 && curl_multi_add_handle(t->multi, sl->easy) == CURLM_OK) {
                             sl->item = k;
+                            sl->started = podero_monotonic();
                             continue;
                         }
                         pd_failed(c, &items[k].call, PD_F_MEMORY, 0, NULL, podero_monotonic());

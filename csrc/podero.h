@@ -93,7 +93,10 @@ void pd_request_args(lua_State *L, int first, size_t base_len, pd_raw_request *r
 void pd_config_read(lua_State *L, int idx, pd_config *cfg, podero_secrets *sec);
 /* Sets the context {client = value at client_idx, org_id, user_id} of the view on top. */
 void pd_bind_context(lua_State *L, int client_idx, const char *org, const char *user);
-int pd_endpoints_push(lua_State *L);    /* core.endpoints: { {name=, method=, result=}, ... } */
+int pd_endpoints_push(lua_State *L);
+/* The on_request table of one attempt: { method, path, endpoint, status, attempt, elapsed,
+ * request_id, kind } (no secret: the path has no query, headers are not in it). */
+void pd_push_attempt(lua_State *L, const pd_attempt *a, double elapsed);    /* core.endpoints: { {name=, method=, result=}, ... } */
 
 /* client.c: the libcurl-backed client; cosock.c: the sans-I/O client that nginx drives */
 void podero_client_open(lua_State *L);  /* pushes the client constructor */

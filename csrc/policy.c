@@ -80,6 +80,20 @@ static void url_path(const char *url, char *out, size_t cap) {
     out[n] = 0;
 }
 
+void pd_call_attempt(const pd_client *c, const pd_call *call, pd_attempt *a) {
+    a->method = call->method;
+    a->endpoint = call->kind == PD_CALL_TOKEN ? "token" : "api";
+    url_path(call->url, a->path, sizeof a->path);
+    podero_redact(&c->sec, a->path, sizeof a->path);
+    a->request_id = call->server_request_id[0] ? call->server_request_id : call->request_id;
+    a->status = call->last_status;
+    a->kind = call->last_kind ? call->last_kind
+            : (call->last_status >= 200 && call->last_status < 300) ? NULL
+            : call->kind == PD_CALL_TOKEN && (call->last_status == 400 || call->last_status == 401) ? "auth"
+            : "http";
+    a->attempt = call->attempts;
+}
+
 void pd_call_context(const pd_client *c, const pd_call *call, podero_result *r) {
     r->attempts = call->attempts;
     r->method = call->method;
@@ -240,6 +254,8 @@ void pd_answer(pd_client *c, pd_call *call, long status, const char *retry_after
     double ra = -1;
     if (call->state != ST_SENT)
         return;
+    call->last_status = status;
+    call->last_kind = NULL;
     if (request_id) {
         /* the server's own id, kept when it is printable and short */
         size_t i, n = strlen(request_id);
@@ -267,6 +283,7 @@ void pd_answer(pd_client *c, pd_call *call, long status, const char *retry_after
         call->status = status;
         if (call->kind == PD_CALL_TOKEN && pd_token_accept(c, body, len, now, &call->res) != 0) {
             call->res.status = status;
+            call->last_kind = call->res.kind;
             fail(c, call);
             return;
         }
@@ -329,6 +346,8 @@ void pd_failed(pd_client *c, pd_call *call, int failure, long status, const char
     if (failure < 0 || failure > PD_F_MEMORY)
         failure = PD_F_NETWORK_FATAL;
     call->res.kind = kinds[failure];
+    call->last_status = status;
+    call->last_kind = kinds[failure];
     call->res.status = status;
     call->res.retry_after = -1;
     if (failure == PD_F_TOO_LARGE)

@@ -18,6 +18,11 @@ const char *pd_curl_version(int *http2);        /* libcurl's version, and whethe
 pd_curl *pd_curl_new(const pd_config *cfg, char *err, size_t errlen);
 void pd_curl_free(pd_curl *t);
 
+/* A function the transport calls after each attempt (token requests too), with no libcurl
+ * call on the stack: the call as it stands and the attempt's seconds. NULL: none. */
+typedef void (*pd_hook)(void *ud, const pd_call *call, double elapsed);
+void pd_curl_set_hook(pd_curl *t, pd_hook hook, void *ud);
+
 /* Runs an API call begun with pd_api_begin to its end, token included. Returns PD_DONE with
  * the 2xx body in *body, *len (valid until the next call on t), or PD_FAIL (call->res). */
 int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call, const char **body, size_t *len);

@@ -121,22 +121,34 @@ local function err_fields(err)
                    endpoint = err.endpoint, path = err.path, request_id = err.request_id }
 end
 
+-- every transport records what on_request saw: { endpoint, method, status, kind, attempt }
+local function recorder(opts)
+  local seen = {}
+  opts.on_request = function(a)
+    seen[#seen + 1] = { a.endpoint, a.method, a.status or 0, a.kind or "", a.attempt }
+  end
+  return seen
+end
+
 local TRANSPORTS = {
   { name = "easy", run = function(opts, ids)
+      local seen = recorder(opts)
       local c = podero.new(opts)
       local t, okc, hp, err = support.timed(pcall, c.heat_pump, c, ids[1], ids[2], ids[3])
       c:close()
       if not okc then return { ok = false, raised = tostring(hp), seconds = t } end
-      return { ok = hp ~= nil, id = hp and hp.id, err = err_fields(err), seconds = t }
+      return { ok = hp ~= nil, id = hp and hp.id, err = err_fields(err), seconds = t, seen = seen }
     end },
   { name = "multi", run = function(opts, ids)
+      local seen = recorder(opts)
       local c = podero.new(opts)
       local t, okc, got, errs, failed = support.timed(pcall, c.fetch_heat_pumps, c,
         { { ids[1], ids[2], ids[3] } }, { concurrency = 1 })
       c:close()
       if not okc then return { ok = false, raised = tostring(got), seconds = t } end
       local hp = got[1]
-      return { ok = hp ~= nil, id = hp and hp.id, err = err_fields(errs[1]), seconds = t, failed = failed }
+      return { ok = hp ~= nil, id = hp and hp.id, err = err_fields(errs[1]), seconds = t, failed = failed,
+               seen = seen }
     end },
   { name = "nginx", nginx = true },
 }
@@ -242,6 +254,13 @@ describe("one policy, three transports", function()
     -- transport-worded network/timeout/tls ones); compared with the first transport's
     results[sc.name] = results[sc.name] or {}
     results[sc.name][tname] = r
+    -- on_request saw the same attempts, in the same order, through every transport
+    assert.is_table(r.seen, what)
+    for _, t in ipairs(TRANSPORTS) do
+      local ref = results[sc.name][t.name]
+      if t.name == tname then break end
+      if ref and ref.seen then assert.same(ref.seen, r.seen, "on_request differs from " .. t.name .. "'s: " .. what) end
+    end
     if r.err and not TRANSPORT_WORDED[r.err.kind] then
       for _, t in ipairs(TRANSPORTS) do
         local ref = results[sc.name][t.name]

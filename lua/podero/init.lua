@@ -46,8 +46,16 @@ local OPTION_TYPES = {
   max_retries = "number", max_retry_wait = "number", retry_base_delay = "number",
   max_response_bytes = "number", deadline = "number",
   verify_tls = "boolean", ca_file = "string", user_agent = "string",
+  on_request = "function",
   token_cache = "table",   -- inside nginx only (podero.ngx)
 }
+
+-- PODERO_DEBUG=1: every attempt of every client on stderr (what on_request gets; no secret)
+local function debug_line(a)
+  io.stderr:write(fmt("podero: %s %s %s -> %s%s (attempt %d, %.3f s, request %s)\n", a.endpoint, a.method,
+    a.path, a.status and tostring(a.status) or "no answer", a.kind and (" " .. a.kind) or "", a.attempt,
+    a.elapsed, a.request_id or "-"))
+end
 
 local function config_error(msg, ...)
   error("podero.new: " .. fmt(msg, ...), 3)
@@ -114,6 +122,11 @@ function _M.new(opts)
 
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
+
+  if os.getenv("PODERO_DEBUG") == "1" then
+    local user = o.on_request
+    o.on_request = user and function(a) debug_line(a); return user(a) end or debug_line
+  end
 
   o.base_url = check_url("base_url", o.base_url or DEFAULT_BASE_URL)
 

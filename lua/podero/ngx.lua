@@ -184,6 +184,13 @@ local function exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
   end
 end
 
+-- on_request after an attempt; what it raises is logged and does not break the call
+function Client:_report(call, t0)
+  ngx.update_time()
+  local ok, err = pcall(self.on_request, call:attempt(self.p, ngx_now() - t0))
+  if not ok then ngx.log(ngx.WARN, "podero: on_request raised (ignored): ", tostring(err)) end
+end
+
 -- Drives call until it is done or failed, or needs a token it could not get. Returns
 -- "done" | "fail", or nil, err (the token's error).
 local function drive(self, call)
@@ -191,7 +198,9 @@ local function drive(self, call)
   while true do
     local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
     if act == "send" then
+      local t0 = self.on_request and ngx_now()
       local st = exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+      if t0 then self:_report(call, t0) end
       if st then return st end
     elseif act == "wait" then
       ngx_sleep(bytes)
@@ -408,7 +417,9 @@ function Client:fetch_heat_pumps(refs, opts)
       local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
       if act == "send" then
         -- nil: the call goes on (the loop asks call:next); "done"/"fail": the answer settled it
+        local t0 = self.on_request and ngx_now()
         act = exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
+        if t0 then self:_report(call, t0) end
       end
       if act == "wait" then
         waiting[#waiting + 1] = { call, i, ngx_now() + bytes }
@@ -505,7 +516,7 @@ function _M.client(_, c, o, lua_methods)
   end
   local p = core.policy(o)
   local self = setmetatable({ p = p, base_url = o.base_url, grant = o.grant or "client_credentials",
-    verify = o.verify_tls ~= false, keepalive_ms = 60000, spare = {} }, Client)
+    verify = o.verify_tls ~= false, keepalive_ms = 60000, spare = {}, on_request = o.on_request }, Client)
   self.api_target = target(p, false, o)
   self.token_target = target(p, true, o)
   if o.grant == "token" then

@@ -189,6 +189,11 @@ function _M.scenario()
   if not okj or type(req) ~= "table" or type(req.opts) ~= "table" or type(req.ids) ~= "table" then
     return reply(400, { ok = false, error = "bad request body: " .. tostring(req) })
   end
+  -- what on_request sees, as spec/39-transports_spec.lua records it outside nginx
+  local seen = {}
+  req.opts.on_request = function(a)
+    seen[#seen + 1] = { a.endpoint, a.method, a.status or 0, a.kind or "", a.attempt }
+  end
   local okc, c = pcall(podero.new, req.opts)
   if not okc then return reply(400, { ok = false, error = "podero.new raised: " .. tostring(c) }) end
   ngx.update_time()
@@ -198,8 +203,8 @@ function _M.scenario()
   local seconds = ngx.now() - t0
   -- a raise is no answer of the policy: reported as such, so the spec can tell it apart
   if not okh then return reply(200, { ok = false, raised = tostring(hp), seconds = seconds }) end
-  if hp then return reply(200, { ok = true, id = hp.id, seconds = seconds }) end
-  reply(200, { ok = false, seconds = seconds, err = { kind = err.kind, status = err.status, message = err.message,
+  if hp then return reply(200, { ok = true, id = hp.id, seconds = seconds, seen = seen }) end
+  reply(200, { ok = false, seconds = seconds, seen = seen, err = { kind = err.kind, status = err.status, message = err.message,
                                                      retry_after = err.retry_after, attempts = err.attempts,
                                                      method = err.method, endpoint = err.endpoint, path = err.path,
                                                      request_id = err.request_id } })
