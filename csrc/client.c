@@ -241,15 +241,15 @@ static int call_progress(void *ud, int done, int n) {
     return lua_pcall(L, 2, 0, 0) != LUA_OK;
 }
 
-/*
- * client:fetch_heat_pumps(refs [, opts]) -> hps, errs, failed
- * opts: concurrency (1..256, default 16), include_deleted, progress = function(done, total).
- */
-static int l_fetch_heat_pumps(lua_State *L) {
-    podero_client *c = check_client(L);
-    int n, i, concurrency = 16, include_deleted = 0, progress = 0, failed;
+/* Reads the options of a batch at index 3 (concurrency, progress, and include_deleted when
+ * allowed), leaves the progress function (or nil) at index 4 and the batch userdata, made for
+ * the n elements of the table at index 2, at index 5. Raises on misuse. */
+static fetch_batch *batch_begin(lua_State *L, const char *fn, int allow_deleted, int *concurrency,
+                                int *include_deleted, int *progress) {
     fetch_batch *b;
-
+    int n;
+    *concurrency = 16;
+    *include_deleted = *progress = 0;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
@@ -260,33 +260,32 @@ static int l_fetch_heat_pumps(lua_State *L) {
                 int isint;
                 lua_Integer v = lua_tointegerx(L, -1, &isint);
                 if (!isint || v < 1 || v > 256)
-                    luaL_error(L, "podero: fetch_heat_pumps: opts.concurrency must be an integer from 1 to 256");
-                concurrency = (int)v;
-            } else if (strcmp(k, "include_deleted") == 0) {
+                    luaL_error(L, "podero: %s: opts.concurrency must be an integer from 1 to 256", fn);
+                *concurrency = (int)v;
+            } else if (allow_deleted && strcmp(k, "include_deleted") == 0) {
                 if (lua_type(L, -1) != LUA_TBOOLEAN)
-                    luaL_error(L, "podero: fetch_heat_pumps: opts.include_deleted must be a boolean, got %s",
+                    luaL_error(L, "podero: %s: opts.include_deleted must be a boolean, got %s", fn,
                                luaL_typename(L, -1));
-                include_deleted = lua_toboolean(L, -1);
+                *include_deleted = lua_toboolean(L, -1);
             } else if (strcmp(k, "progress") == 0) {
                 if (lua_type(L, -1) != LUA_TFUNCTION)
-                    luaL_error(L, "podero: fetch_heat_pumps: opts.progress must be a function, got %s",
+                    luaL_error(L, "podero: %s: opts.progress must be a function, got %s", fn,
                                luaL_typename(L, -1));
-                progress = 1;
+                *progress = 1;
             } else {
-                luaL_error(L, "podero: fetch_heat_pumps: unknown option '%s' in opts", k);
+                luaL_error(L, "podero: %s: unknown option '%s' in opts", fn, k);
             }
             lua_pop(L, 1);
         }
     }
     lua_settop(L, 3);
-    if (progress)
+    if (*progress)
         lua_getfield(L, 3, "progress");             /* 4 */
     else
         lua_pushnil(L);
     n = (int)luaL_len(L, 2);
     if (n < 0 || n > 1000000)
-        luaL_error(L, "podero: fetch_heat_pumps: refs must hold at most 1000000 references");
-
+        luaL_error(L, "podero: %s: at most 1000000 elements", fn);
     b = (fetch_batch *)lua_newuserdatauv(L, sizeof *b, 0);   /* 5 */
     memset(b, 0, sizeof *b);
     if (luaL_newmetatable(L, FETCH_BATCH_MT)) {
@@ -296,46 +295,55 @@ static int l_fetch_heat_pumps(lua_State *L) {
     lua_setmetatable(L, -2);
     b->items = (pd_fetch_item *)calloc((size_t)(n ? n : 1), sizeof *b->items);
     if (!b->items)
-        return luaL_error(L, "not enough memory");
+        luaL_error(L, "not enough memory");
     b->n = n;
-    /* every id is checked before anything is sent */
-    for (i = 0; i < n; i++)
-        fetch_read_ref(L, 2, i + 1, &b->items[i]);
-    luaL_checkstack(L, 8, "podero: fetch_heat_pumps");
+    return b;
+}
 
+/* Runs the batch and pushes results, errs, failed: a view (with its context when the item has
+ * one), true for a 2xx of result "none", or the error. */
+static int batch_finish(lua_State *L, podero_client *c, fetch_batch *b, int concurrency, int progress) {
+    int i, n = b->n, failed;
+    luaL_checkstack(L, 8, "podero: batch");
     c->in_fetch = 1;
-    failed = pd_curl_fetch(c->t, &c->pc, b->items, n, concurrency, include_deleted,
-                           progress ? call_progress : NULL, L);
+    failed = pd_curl_fetch(c->t, &c->pc, b->items, n, concurrency, progress ? call_progress : NULL, L);
     c->in_fetch = 0;
     if (failed == -1)
         return lua_error(L);    /* the progress callback's error */
     if (failed < 0)
         return luaL_error(L, "not enough memory");
-
-    /* ---- the answers ---- */
-    lua_createtable(L, n, 0);   /* hps */
+    lua_createtable(L, n, 0);   /* results */
     lua_createtable(L, n, 0);   /* errs */
-    lua_newtable(L);            /* context tables by org/user, shared by the heat pumps of one user */
+    lua_newtable(L);            /* context tables by org/user, shared by the objects of one user */
     for (i = 0; i < n; i++) {
         pd_fetch_item *it = &b->items[i];
-        if (it->has_doc) {
-            podero_doc_push_parsed(L, &it->doc, PODERO_KIND_HEAT_PUMP);
+        if (it->ok && !it->has_doc) {
+            lua_pushboolean(L, 1);
+            lua_rawseti(L, -4, i + 1);
+        } else if (it->ok) {
+            podero_doc_push_parsed(L, &it->doc, it->result == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
+                                   : it->result == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
+                                   : PODERO_KIND_PLAIN);
             it->has_doc = 0;
-            lua_pushfstring(L, "%s/%s", it->org, it->user);
-            if (lua_rawget(L, -3) != LUA_TTABLE) {
-                lua_pop(L, 1);
-                lua_createtable(L, 0, 3);
-                lua_pushvalue(L, 1);
-                lua_setfield(L, -2, "client");
-                lua_pushstring(L, it->org);
-                lua_setfield(L, -2, "org_id");
-                lua_pushstring(L, it->user);
-                lua_setfield(L, -2, "user_id");
+            if (it->org[0]) {
                 lua_pushfstring(L, "%s/%s", it->org, it->user);
-                lua_pushvalue(L, -2);
-                lua_rawset(L, -5);
+                if (lua_rawget(L, -3) != LUA_TTABLE) {
+                    lua_pop(L, 1);
+                    lua_createtable(L, 0, 3);
+                    lua_pushvalue(L, 1);
+                    lua_setfield(L, -2, "client");
+                    lua_pushstring(L, it->org);
+                    lua_setfield(L, -2, "org_id");
+                    if (it->user[0]) {
+                        lua_pushstring(L, it->user);
+                        lua_setfield(L, -2, "user_id");
+                    }
+                    lua_pushfstring(L, "%s/%s", it->org, it->user);
+                    lua_pushvalue(L, -2);
+                    lua_rawset(L, -5);
+                }
+                podero_doc_set_context(L, -2);
             }
-            podero_doc_set_context(L, -2);
             lua_rawseti(L, -4, i + 1);
         } else {
             podero_push_error(L, &it->res);
@@ -345,6 +353,73 @@ static int l_fetch_heat_pumps(lua_State *L) {
     lua_pop(L, 1);
     lua_pushinteger(L, failed);
     return 3;
+}
+
+/*
+ * client:fetch_heat_pumps(refs [, opts]) -> hps, errs, failed
+ * opts: concurrency (1..256, default 16), include_deleted, progress = function(done, total).
+ */
+static int l_fetch_heat_pumps(lua_State *L) {
+    podero_client *c = check_client(L);
+    int i, concurrency, include_deleted, progress;
+    fetch_batch *b = batch_begin(L, "fetch_heat_pumps", 1, &concurrency, &include_deleted, &progress);
+    /* every id is checked before anything is sent */
+    for (i = 0; i < b->n; i++) {
+        pd_fetch_item *it = &b->items[i];
+        fetch_read_ref(L, 2, i + 1, it);
+        it->method = "GET";
+        it->result = PD_RESULT_HEAT_PUMP;
+        it->retry = PD_RETRY_IDEMPOTENT;
+        snprintf(it->path, sizeof it->path, "/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s%s",
+                 it->org, it->user, it->hp, include_deleted ? "?include_deleted=true" : "");
+    }
+    return batch_finish(L, c, b, concurrency, progress);
+}
+
+/*
+ * client:_batch(reqs [, opts]) -> results, errs, failed: many client:_request calls at once on
+ * the multi interface, results aligned with reqs. reqs[i] = { method, path [, body [, result
+ * [, expect_id]]], org_id =, user_id = } (the context of the answer, optional); the checks and
+ * retry rules of _request. opts: concurrency, progress. The primitive of client:fleet and
+ * client:update_heat_pumps (lua/podero/steering.lua).
+ */
+static int l_batch(lua_State *L) {
+    podero_client *c = check_client(L);
+    int i, concurrency, include_deleted, progress;
+    size_t base_len = strlen(c->pc.cfg.base_url);
+    fetch_batch *b = batch_begin(L, "_batch", 0, &concurrency, &include_deleted, &progress);
+    for (i = 0; i < b->n; i++) {
+        pd_fetch_item *it = &b->items[i];
+        pd_raw_request rq;
+        int k, top;
+        char what[48];
+        if (lua_rawgeti(L, 2, i + 1) != LUA_TTABLE)
+            luaL_error(L, "podero: _batch: reqs[%d] must be a table, got %s", i + 1, luaL_typename(L, -1));
+        top = lua_gettop(L);
+        for (k = 1; k <= 5; k++)
+            lua_rawgeti(L, top, k);
+        pd_request_args(L, top + 1, base_len, &rq);
+        if (strlen(rq.path) >= sizeof it->path)
+            luaL_error(L, "podero: _batch: reqs[%d]: path is too long", i + 1);
+        it->method = rq.method;
+        snprintf(it->path, sizeof it->path, "%s", rq.path);
+        it->body = rq.body;     /* a string of reqs[i]: alive while reqs is on the stack */
+        it->body_len = rq.body_len;
+        it->result = rq.result;
+        it->retry = rq.retry;
+        memcpy(it->hp, rq.expect_id, sizeof it->hp);
+        lua_settop(L, top);
+        if (lua_getfield(L, top, "org_id") != LUA_TNIL) {
+            snprintf(what, sizeof what, "reqs[%d].org_id", i + 1);
+            pd_check_uuid(L, -1, what, "_batch", it->org);
+            if (lua_getfield(L, top, "user_id") != LUA_TNIL) {
+                snprintf(what, sizeof what, "reqs[%d].user_id", i + 1);
+                pd_check_uuid(L, -1, what, "_batch", it->user);
+            }
+        }
+        lua_settop(L, top - 1);
+    }
+    return batch_finish(L, c, b, concurrency, progress);
 }
 
 /*
@@ -419,6 +494,7 @@ void podero_client_open(lua_State *L) {
         {"token", l_token},
         {"_request", l_request},
         {"fetch_heat_pumps", l_fetch_heat_pumps},
+        {"_batch", l_batch},
         {NULL, NULL}
     };
     int i;

@@ -139,13 +139,25 @@ static int l_recall(lua_State *L) {
     return endpoint_call(L, c, 3);
 }
 
-/* p:request(method, path [, body [, result [, expect_id]]]) -> call (client:_request) */
+/* p:request(method, path [, body [, result [, expect_id [, org_id [, user_id]]]]]) -> call
+ * (client:_request; org_id/user_id: the context of the answer, as client:_batch takes it) */
 static int l_request(lua_State *L) {
     policy *p = check_policy(L);
     pd_raw_request rq;
     call *c;
+    char org[37] = "", user[37] = "";
     pd_request_args(L, 2, strlen(p->pc.cfg.base_url), &rq);
+    if (!lua_isnoneornil(L, 7)) {
+        pd_check_uuid(L, 7, "org_id", "_batch", org);
+        if (!lua_isnoneornil(L, 8))
+            pd_check_uuid(L, 8, "user_id", "_batch", user);
+    }
     c = new_call(L, p, NULL);
+    if (org[0]) {
+        memcpy(c->ids[0], org, sizeof org);
+        memcpy(c->ids[1], user, sizeof user);
+        c->n_ids = user[0] ? 2 : 1;
+    }
     if (rq.has_body) {
         c->body = (char *)malloc(rq.body_len + 1);
         if (!c->body)

@@ -324,6 +324,9 @@ static int prepare(slot *s, const pd_send *r, int cache_headers) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(r->method, "POST") != 0 ? r->method : NULL);
     } else {
+        /* a slot of a batch may have sent a PUT or POST before: back to a plain GET */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
     return 0;
@@ -511,7 +514,6 @@ typedef struct batch {
     int next_fresh;
     int *waiting, n_waiting;    /* items in a backoff or Retry-After wait */
     int *parked, n_parked;      /* items waiting for the token */
-    int include_deleted;
     double deadline_at;        /* of the whole batch */
     pd_call tcall;              /* the token renewal, while token_running */
     int token_running;
@@ -527,19 +529,22 @@ typedef struct batch {
 static int finish(batch *b, pd_fetch_item *it, int act, slot *s) {
     it->state = ITEM_DONE;
     if (act == PD_DONE) {
-        if (s && podero_parse_answer(&it->doc, s->x.body.p, s->x.body.len, PD_RESULT_HEAT_PUMP,
-                                     it->hp, it->call.status, &it->res) == 0)
-            it->has_doc = 1;
-        else if (!s)
+        if (!s)
             podero_set_result(&it->res, "network", 0, "the transport lost an answer");
-        if (!it->has_doc)
+        else if (it->result == PD_RESULT_NONE)
+            it->ok = 1;
+        else if (podero_parse_answer(&it->doc, s->x.body.p, s->x.body.len, it->result,
+                                     it->result == PD_RESULT_HEAT_PUMP ? it->hp : NULL,
+                                     it->call.status, &it->res) == 0)
+            it->ok = it->has_doc = 1;
+        if (!it->ok)
             pd_call_context(b->c, &it->call, &it->res);
     } else {
         it->res = it->call.res;
     }
     pd_call_free(&it->call);
     b->done++;
-    if (!it->has_doc)
+    if (!it->ok)
         b->failed++;
     return b->progress && b->progress(b->ud, b->done, b->n);
 }
@@ -624,7 +629,7 @@ static int item_step(batch *b, int i, slot *s, double now) {
 }
 
 int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int concurrency,
-                  int include_deleted, int (*progress)(void *, int, int), void *ud) {
+                  int (*progress)(void *, int, int), void *ud) {
     batch b;
     int i, aborted = 0, rc;
     double deadline_at = c->cfg.deadline > 0 ? podero_monotonic() + c->cfg.deadline : 0;
@@ -639,7 +644,6 @@ int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int con
     b.c = c;
     b.items = items;
     b.n = n;
-    b.include_deleted = include_deleted;
     b.deadline_at = deadline_at;
     b.progress = progress;
     b.ud = ud;
@@ -652,8 +656,6 @@ int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int con
     }
     for (i = 0; i < n; i++) {
         pd_fetch_item *it = &items[i];
-        snprintf(it->path, sizeof it->path, "/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s%s",
-                 it->org, it->user, it->hp, include_deleted ? "?include_deleted=true" : "");
         it->state = ITEM_QUEUED;
         podero_result_init(&it->res);
     }
@@ -680,8 +682,8 @@ int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int con
                     k = b.ready[--b.n_ready];
                 } else {
                     k = b.next_fresh++;
-                    pd_api_begin(c, &items[k].call, "GET", items[k].path, NULL, 0, 0,
-                                 PD_RETRY_IDEMPOTENT, now);
+                    pd_api_begin(c, &items[k].call, items[k].method, items[k].path, items[k].body,
+                                 items[k].body_len, items[k].body != NULL, items[k].retry, now);
                     items[k].call.deadline_at = deadline_at;
                 }
                 if (item_step(&b, k, sl, now) < 0) {

@@ -30,23 +30,31 @@ int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call, const char **body, size
 /* A valid token (force: renew even if the cached one looks valid). 0, or -1 with res filled. */
 int pd_curl_token(pd_curl *t, pd_client *c, int force, podero_result *res);
 
-/* fetch_heat_pumps: many heat pump reads at once on the multi interface. */
+/* A batch: many requests at once on the multi interface (fetch_heat_pumps, client:_batch). */
 typedef struct pd_fetch_item {
-    char org[37], user[37], hp[37];
-    int has_doc;            /* done with doc (a checked heat pump) */
+    /* the request (set by the caller) */
+    const char *method;     /* "GET", "PUT", "POST" */
+    char path[1024];        /* below base_url, query included */
+    const char *body;       /* NULL: none; kept alive by the caller for the whole batch */
+    size_t body_len;
+    int result;             /* enum pd_result_kind */
+    int retry;              /* enum pd_retry */
+    char org[37], user[37], hp[37];     /* the context of the answer; hp: the id it must be about */
+    /* the outcome */
+    int ok;                 /* done with a 2xx (and, but for PD_RESULT_NONE, a checked doc) */
+    int has_doc;
     pj_doc doc;
-    podero_result res;      /* done without doc: the error */
+    podero_result res;      /* done without ok: the error */
     /* internal */
     pd_call call;
-    char path[200];
     int state;
     double not_before;
 } pd_fetch_item;
 
 /* progress: called after each item is done, with no libcurl call on the stack; returning
- * non-zero aborts the batch. Returns the number of items that failed, or -1 when aborted
- * (items may then be half done: the caller frees their documents). */
+ * non-zero aborts the batch. Returns the number of items that failed, -1 when aborted (items
+ * may then be half done: the caller frees their documents), -2 out of memory. */
 int pd_curl_fetch(pd_curl *t, pd_client *c, pd_fetch_item *items, int n, int concurrency,
-                  int include_deleted, int (*progress)(void *ud, int done, int total), void *ud);
+                  int (*progress)(void *ud, int done, int total), void *ud);
 
 #endif

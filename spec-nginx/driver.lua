@@ -193,6 +193,25 @@ local function main()
      ("meanwhile the trivial location answered %d times, slowest %.1f ms (limit 50)"):format(tn, tmax * 1000),
      sh("cat " .. q(tmp .. "/trivial.txt")))
 
+  -- issue 11: client:fleet and client:update_heat_pumps inside nginx
+  local fleet_seed = get(SB .. "/_sandbox/seed")
+  local nu, nh = 0, 0
+  for _, o in ipairs(fleet_seed.orgs or {}) do
+    if o.id == "c871d975-416e-4563-b526-5e1fc9c9e070" then
+      for _, u in ipairs(o.users) do
+        if not u.deleted then
+          nu = nu + 1
+          for _, h in ipairs(u.heat_pumps) do if not h.deleted then nh = nh + 1 end end
+        end
+      end
+    end
+  end
+  local fl = get(NG .. "/fleet")
+  ok(fl.users == nu and fl.heat_pumps == nh and fl.failed == 0 and fl.errs == false,
+     "client:fleet inside nginx lists every user's heat pumps", cjson.encode({ fl, nu, nh }))
+  ok(fl.updated == nh and fl.update_failed == 0 and fl.aligned == true and type(fl.refreshed) == "string"
+     and fl.refreshed:find("^fleet "), "client:update_heat_pumps inside nginx: aligned, bound results", cjson.encode(fl))
+
   -- issue 9: raw() of elements and nested values, and the detail answer rule, inside nginx
   local a = get(NG .. "/answers")
   ok(a.n and a.n >= 3 and a.slices and a.own and a.owner_email,

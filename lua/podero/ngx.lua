@@ -398,20 +398,31 @@ function Client:fetch_heat_pumps(refs, opts)
     end
   end
   local p = self.p
-  local hps, errs, failed, done, next_i = {}, {}, 0, 0, 0
+  local calls = {}
+  for i = 1, n do
+    local it = items[i]
+    calls[i] = p:call("heat_pump", it[1], it[2], it[3], include_deleted)
+  end
+  return self:_run_batch(calls, concurrency, progress)
+end
+
+--- (internal) Runs made calls on light threads, at most concurrency requests in flight; an item
+-- waiting out a backoff or Retry-After frees its thread for another. -> results, errs, failed
+function Client:_run_batch(calls, concurrency, progress)
+  local p, n = self.p, #calls
+  local results, errs, failed, done, next_i = {}, {}, 0, 0, 0
   local waiting = {}          -- calls in a backoff or Retry-After wait: { call, i, not_before }
   local abort
   -- one item is done: its answer, and progress
-  local function settle(i, hp, err)
-    if hp then hps[i] = hp else errs[i], failed = err, failed + 1 end
+  local function settle(i, res, err)
+    if res ~= nil then results[i] = res else errs[i], failed = err, failed + 1 end
     done = done + 1
     if progress and not abort then
       local pok, perr = pcall(progress, done, n)
       if not pok then abort = abort or perr end
     end
   end
-  -- Steps call i until it is done or waits: a waiting item frees its thread for another, so
-  -- that concurrency bounds the requests in flight, as on the multi interface.
+  -- Steps call i until it is done or waits
   local function step(call, i)
     while true do
       local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
@@ -432,7 +443,7 @@ function Client:fetch_heat_pumps(refs, opts)
       elseif act == "fail" then
         return settle(i, nil, call:error())
       end
-      -- (fetch's calls are not kept in self.spare: a batch would fill it with its concurrency)
+      -- (a batch's calls are not kept in self.spare: a batch would fill it with its concurrency)
     end
   end
   local function worker()
@@ -448,8 +459,7 @@ function Client:fetch_heat_pumps(refs, opts)
         step(w[1], w[2])
       elseif next_i < n then
         next_i = next_i + 1
-        local it = items[next_i]
-        step(p:call("heat_pump", it[1], it[2], it[3], include_deleted), next_i)
+        step(calls[next_i], next_i)
       elseif soonest then
         ngx_sleep(max(soonest - now, 0.001))
       else
@@ -466,7 +476,39 @@ function Client:fetch_heat_pumps(refs, opts)
   end
   for k = 1, #threads do ngx.thread.wait(threads[k]) end
   if abort then error(abort, 0) end
-  return hps, errs, failed
+  return results, errs, failed
+end
+
+--- client:_batch(reqs [, opts]) -> results, errs, failed: many client:_request calls at once
+-- (see csrc/client.c); every request is checked (by the C core) before anything is sent.
+function Client:_batch(reqs, opts)
+  local fn = "_batch"
+  live(self, fn)
+  if type(reqs) ~= "table" then misuse(fn, "reqs must be a table, got %s", type(reqs)) end
+  local concurrency, progress = 16, nil
+  if opts ~= nil then
+    if type(opts) ~= "table" then misuse(fn, "opts must be a table, got %s", type(opts)) end
+    for k, v in pairs(opts) do
+      if k == "concurrency" then
+        if type(v) ~= "number" or v ~= floor(v) or v < 1 or v > 256 then
+          misuse(fn, "opts.concurrency must be an integer from 1 to 256")
+        end
+        concurrency = v
+      elseif k == "progress" then
+        if type(v) ~= "function" then misuse(fn, "opts.progress must be a function, got %s", type(v)) end
+        progress = v
+      else
+        misuse(fn, "unknown option '%s' in opts", type(k) == "string" and k or "?")
+      end
+    end
+  end
+  local p, calls = self.p, {}
+  for i = 1, #reqs do
+    local r = reqs[i]
+    if type(r) ~= "table" then misuse(fn, "reqs[%d] must be a table, got %s", i, type(r)) end
+    calls[i] = p:request(r[1], r[2], r[3], r[4], r[5], r.org_id, r.user_id)
+  end
+  return self:_run_batch(calls, concurrency, progress)
 end
 
 function Client:close()

@@ -208,6 +208,91 @@ return function(podero, core, client_methods)
     return put_fields(client, org, user, id, body)
   end
 
+  -- the options of a batch method: concurrency and progress go to client:_batch
+  local function batch_opts(fn, opts, allowed)
+    if opts == nil then return {}, {} end
+    if type(opts) ~= "table" then raise(fn, "opts must be a table, got %s", type(opts)) end
+    local pass, own = {}, {}
+    for k, v in pairs(opts) do
+      if k == "concurrency" or k == "progress" then pass[k] = v
+      elseif allowed[k] then
+        if type(v) ~= allowed[k] then raise(fn, "opts.%s must be a %s, got %s", k, allowed[k], type(v)) end
+        own[k] = v
+      else raise(fn, "unknown option '%s' in opts", tostring(k)) end
+    end
+    return pass, own
+  end
+
+  --- client:fleet(org_id [, opts]) -> users, lists, errs, failed: every heat pump of an
+  -- organisation from the list endpoints: the users, then each user's heat pumps, concurrently
+  -- (client:_batch). lists[i] is the heat pump list of users[i] (its heat pumps are bound: they
+  -- refresh and steer), or errs[i] its error; failed counts the users whose list failed.
+  -- opts: include_deleted, concurrency (default 16), progress = function(done, total). nil, err
+  -- when the user list itself fails.
+  function client_methods.fleet(client, org_id, opts)
+    local fn = "fleet"
+    local org = check_uuid(fn, "org_id", org_id)
+    local pass, own = batch_opts(fn, opts, { include_deleted = "boolean" })
+    local users, err = client:users(org, own.include_deleted and { include_deleted = true } or nil)
+    if not users then return nil, err end
+    local reqs, where, errs = {}, {}, {}
+    local q = own.include_deleted and "?include_deleted=true" or ""
+    for i = 1, #users do
+      local uid = users[i].id
+      if type(uid) == "string" and pcall(core.check_uuid, uid, "id", fn) then
+        reqs[#reqs + 1] = { "GET", fmt("/api/partners/v2.0/org/%s/users/%s/heat-pumps%s", org, uid:lower(), q),
+                            nil, "heat_pump_list", nil, org_id = org, user_id = uid:lower() }
+        where[#reqs] = i
+      else
+        errs[i] = core.error({ kind = "decode", attempts = 0,
+          message = fmt("user %d of the list has no id that is a UUID: its heat pumps cannot be listed", i) })
+      end
+    end
+    local lists, berrs, failed = client:_batch(reqs, pass)
+    local out = {}
+    for k = 1, #reqs do
+      out[where[k]] = lists[k]
+      errs[where[k]] = berrs[k]
+    end
+    for i = 1, #users do if errs[i] and not where[i] then failed = failed + 1 end end
+    return users, out, errs, failed
+  end
+
+  --- client:update_heat_pumps(items [, opts]) -> hps, errs, failed: partial updates of many heat
+  -- pumps at once. items[i] = { ref, changes }: ref a heat pump object or { org_id, user_id,
+  -- heat_pump_id }, changes the fields as for update_heat_pump. Every item is checked before
+  -- anything is sent; results are aligned with items, as for fetch_heat_pumps; the retry rule
+  -- of a PUT. opts: concurrency (default 16), progress.
+  function client_methods.update_heat_pumps(client, items, opts)
+    local fn = "update_heat_pumps"
+    if type(items) ~= "table" then raise(fn, "items must be a table, got %s", type(items)) end
+    local pass = batch_opts(fn, opts, {})
+    local reqs = {}
+    for i = 1, #items do
+      local it = items[i]
+      if type(it) ~= "table" then raise(fn, "items[%d] must be a table { ref, changes }, got %s", i, type(it)) end
+      local ref, org, user, id = it[1]
+      local ctx = core.is_heat_pump(ref) and core.context(ref)
+      if ctx and ctx.user_id then
+        org, user = ctx.org_id, ctx.user_id
+        id = check_uuid(fn, fmt("items[%d][1].id", i), ref.id)
+      elseif type(ref) == "table" and not core.is_object(ref) then
+        org = check_uuid(fn, fmt("items[%d][1].org_id", i), ref.org_id or ref[1])
+        user = check_uuid(fn, fmt("items[%d][1].user_id", i), ref.user_id or ref[2])
+        id = check_uuid(fn, fmt("items[%d][1].heat_pump_id", i), ref.heat_pump_id or ref[3])
+      else
+        raise(fn, "items[%d][1] must be a heat pump object or { org_id, user_id, heat_pump_id }, got %s", i,
+          core.is_object(ref) and "a podero object that is not a heat pump of a client" or type(ref))
+      end
+      local ok, body = pcall(check_fields, fn, it[2])
+      if not ok then
+        raise(fn, "items[%d]: %s", i, (tostring(body):gsub("^podero: update_heat_pumps: ", "")))
+      end
+      reqs[i] = { "PUT", hp_path(org, user, id), encode_object(body), "heat_pump", id, org_id = org, user_id = user }
+    end
+    return client:_batch(reqs, pass)
+  end
+
   ---------------------------------------------------------------------------
   -- heat pump methods
   ---------------------------------------------------------------------------

@@ -122,6 +122,27 @@ function _M.answers()
                owner_email = cjson.decode(podero.raw(owner)).email == owner.email })
 end
 
+-- GET /fleet: client:fleet and client:update_heat_pumps inside nginx (light threads)
+function _M.fleet()
+  local c = _M.client("shared")
+  local users, lists, errs, failed = c:fleet(ORG, { concurrency = 8 })
+  if not users then return reply(502, { error = err_table(lists) }) end
+  local total, items = 0, {}
+  for i = 1, #users do
+    if lists[i] then
+      total = total + #lists[i]
+      for j = 1, #lists[i] do items[#items + 1] = { lists[i][j], { comment = "fleet " .. j } } end
+    end
+  end
+  local res, uerrs, ufailed = c:update_heat_pumps(items, { concurrency = 16 })
+  local aligned = true
+  for i = 1, #items do aligned = aligned and res[i] ~= nil and res[i].id == items[i][1].id and uerrs[i] == nil end
+  local refreshed = res[1] and res[1]:refresh()
+  reply(200, { users = #users, heat_pumps = total, failed = failed, errs = errs[1] and err_table(errs[1]) or false,
+               updated = #items, update_failed = ufailed, aligned = aligned,
+               refreshed = refreshed and refreshed.comment or false })
+end
+
 -- GET /walk?seed=N&steps=M starts the random walk (spec/walk.lua) in an ngx.timer with the
 -- nginx client; GET /walk_status answers { done, ok, report } (one worker: nginx runs with 1)
 local walk_state

@@ -36,6 +36,7 @@ end
 
 local FAULT_KEYS = {
   target = function(v) return v == "api" or v == "token" or v == "any", 'must be "api", "token" or "any"' end,
+  path_contains = function(v) return type(v) == "string" and v ~= "", "must be a non-empty string" end,
   times = function(v) return is_int(v) and v >= 1, "must be an integer >= 1" end,
   status = function(v) return is_int(v) and v >= 100 and v <= 599, "must be an integer 100..599" end,
   headers = function(v)

@@ -155,7 +155,7 @@ function M.handle()
     if lat and lat > 0 then ngx.sleep(lat / 1000) end
   end
 
-  local f = state.take_fault(kind)
+  local f = state.take_fault(kind, ngx.var.uri)
   if f then return apply_fault(f, normal) end
   return H.send(normal())
 end

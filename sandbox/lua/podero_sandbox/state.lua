@@ -125,13 +125,15 @@ function M.clear_faults() store_faults(J.array({})) end
 
 function M.faults_pending() return dict:get("faults_pending") or 0 end
 
--- take the first queued fault whose target matches kind ("api"|"token")
-function M.take_fault(kind)
+-- take the first queued fault whose target matches kind ("api"|"token") and, when it has a
+-- path_contains, whose text is in the request's path (uri)
+function M.take_fault(kind, uri)
   if (dict:get("faults_pending") or 0) == 0 then return nil end
   local list = load_faults()
   for i, f in ipairs(list) do
     local target = J.get(f, "target") or "api"
-    if target == "any" or target == kind then
+    local within = J.get(f, "path_contains")
+    if (target == "any" or target == kind) and (within == nil or (uri or ""):find(within, 1, true)) then
       local times = J.get(f, "times") or 1
       if times <= 1 then
         table.remove(list, i)
