@@ -138,8 +138,10 @@ walk-valgrind: deps build
 	@PODERO_SANITIZE=valgrind PODERO_WALK_STEPS=$${PODERO_WALK_STEPS:-500} PODERO_WALK_SEEDS=$${PODERO_WALK_SEEDS:-"1"} sh scripts/walk.sh
 
 # The suite with the garbage collector at its most aggressive (pause 0).
+# (Not the secrets and hostile-transport specs: their subject is not object lifetimes, and they
+# run under ASan and in make test.)
 test-gc: deps build
-	@PODERO_IN_PROCESS_ONLY=1 PODERO_NGINX_TESTS=0 BUSTED_ARGS="--helper=spec/helpers/gc_aggressive.lua" sh scripts/run-tests.sh
+	@PODERO_IN_PROCESS_ONLY=1 PODERO_NGINX_TESTS=0 BUSTED_ARGS="--helper=spec/helpers/gc_aggressive.lua --exclude-pattern=^92%- --exclude-pattern=^93%-" sh scripts/run-tests.sh
 
 # The suite under valgrind (memcheck, leak check).
 valgrind: deps build
