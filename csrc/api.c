@@ -197,6 +197,16 @@ void pd_config_read(lua_State *L, int idx, pd_config *cfg, podero_secrets *sec) 
     cfg->verify_tls = lua_type(L, -1) == LUA_TBOOLEAN ? lua_toboolean(L, -1) : 1;
     lua_pop(L, 1);
     cfg->ca_file = opt_string(L, idx, "ca_file");
+    lua_getfield(L, idx, "proxy");
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        cfg->proxy_mode = 2;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        cfg->proxy_mode = 1;
+        cfg->proxy = podero_strdup(lua_tostring(L, -1));
+        if (!cfg->proxy)
+            luaL_error(L, "not enough memory");
+    }
+    lua_pop(L, 1);
     s = opt_string(L, idx, "user_agent");
     if (s) {
         size_t n = strlen(s) + sizeof "User-Agent: ";

@@ -151,6 +151,8 @@ typedef struct pd_config {
     int token_form;             /* 1: the grant as application/x-www-form-urlencoded */
     int client_auth_body;       /* 1: client_id/client_secret as body fields, else Basic */
     int verify_tls;
+    int proxy_mode;             /* 0: libcurl's environment (https_proxy, no_proxy), 1: proxy, 2: none */
+    char *proxy;                /* the proxy URL (mode 1; may hold user info: a secret) */
     int max_retries;
     double timeout, connect_timeout;    /* seconds per attempt */
     double max_retry_wait, retry_base_delay;

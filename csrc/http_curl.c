@@ -150,6 +150,11 @@ static CURLcode configure(const pd_curl *t, slot *s) {
     SET(CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
     if (o->ca_file)
         SET(CURLOPT_CAINFO, o->ca_file);
+    if (o->proxy_mode == 1) {
+        SET(CURLOPT_PROXY, o->proxy);
+    } else if (o->proxy_mode == 2) {
+        SET(CURLOPT_PROXY, "");         /* none, whatever the environment says */
+    }
     if (t->share)
         SET(CURLOPT_SHARE, t->share);
     SET(CURLOPT_PRIVATE, (void *)s);
@@ -381,6 +386,36 @@ static int failure_class(CURLcode rc) {
     }
 }
 
+/* The proxy a request to url goes through, for messages, without user info: the configured
+ * one, or the environment's that libcurl reads when none is configured. 0 when there is none. */
+static int proxy_shown(const pd_config *o, const char *url, char *out, size_t cap) {
+    const char *p = NULL, *at, *sep;
+    if (o->proxy_mode == 2)
+        return 0;
+    if (o->proxy_mode == 1) {
+        p = o->proxy;
+    } else {
+        static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL};
+        static const char *const http_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
+        const char *const *v = strncmp(url, "https:", 6) == 0 ? https_vars : http_vars;
+        for (; *v && !(p && *p); v++)
+            p = getenv(*v);
+        if (!p || !*p)
+            return 0;
+    }
+    sep = strstr(p, "://");
+    at = strchr(sep ? sep + 3 : p, '@');
+    if (at && (!strchr(sep ? sep + 3 : p, '/') || at < strchr(sep ? sep + 3 : p, '/')))
+        snprintf(out, cap, "%.*s%s", sep ? (int)(sep + 3 - p) : 0, p, at + 1);   /* user info dropped */
+    else
+        snprintf(out, cap, "%s", p);
+    if (o->proxy_mode == 0) {
+        size_t n = strlen(out);
+        snprintf(out + n, n < cap ? cap - n : 0, " (from the environment)");
+    }
+    return 1;
+}
+
 /* Tells the policy how the transfer on s ended. */
 static void report(pd_client *c, pd_call *call, slot *s, CURLcode rc) {
     double now = podero_monotonic();
@@ -392,7 +427,16 @@ static void report(pd_client *c, pd_call *call, slot *s, CURLcode rc) {
     } else if (s->x.too_large) {
         pd_failed(c, call, PD_F_TOO_LARGE, status, NULL, now);
     } else {
-        pd_failed(c, call, failure_class(rc), status, s->x.err[0] ? s->x.err : curl_easy_strerror(rc), now);
+        char msg[CURL_ERROR_SIZE + 160];
+        const char *what = s->x.err[0] ? s->x.err : curl_easy_strerror(rc);
+        char shown[160];
+        if ((rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT) &&
+            proxy_shown(&c->cfg, call->url, shown, sizeof shown)) {
+            /* name the proxy (without its user info), not the API that was never reached */
+            snprintf(msg, sizeof msg, "cannot reach the proxy %s: %s", shown, what);
+            what = msg;
+        }
+        pd_failed(c, call, failure_class(rc), status, what, now);
     }
 }
 

@@ -54,6 +54,7 @@ void pd_client_free(pd_client *c) {
     podero_strfree(&o->username);
     podero_strfree(&o->user_agent);
     podero_strfree(&o->ca_file);
+    podero_strfree(&o->proxy);
     c->have_token = 0;
 }
 

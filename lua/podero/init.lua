@@ -46,7 +46,7 @@ local OPTION_TYPES = {
   max_retries = "number", max_retry_wait = "number", retry_base_delay = "number",
   max_response_bytes = "number", deadline = "number",
   verify_tls = "boolean", ca_file = "string", user_agent = "string",
-  on_request = "function",
+  on_request = "function", proxy = "string or false",
   token_cache = "table",   -- inside nginx only (podero.ngx)
 }
 
@@ -115,7 +115,11 @@ function _M.new(opts)
     if not want then
       config_error("unknown option %q", tostring(k))
     end
-    if type(v) ~= want then
+    if k == "proxy" then
+      if v ~= false and type(v) ~= "string" then
+        config_error("option proxy must be a URL string or false, got %s", type(v))
+      end
+    elseif type(v) ~= want then
       config_error("option %s must be a %s, got %s", k, want, type(v))
     end
   end
@@ -193,6 +197,14 @@ function _M.new(opts)
   end
   if o.max_retries and o.max_retries > 10 then
     config_error("max_retries must be at most 10, got %d", o.max_retries)
+  end
+  if type(o.proxy) == "string" then
+    local scheme = o.proxy:match("^(%a[%w+.-]*)://[^/%s]+/?$")
+    scheme = scheme and scheme:lower()
+    if not (scheme == "http" or scheme == "https" or scheme == "socks5" or scheme == "socks5h") then
+      config_error("proxy must be an http://, https://, socks5:// or socks5h:// URL (host[:port]), got %q",
+        (o.proxy:gsub("//[^@/]*@", "//<user info>@")):sub(1, 80))
+    end
   end
   if o.ca_file ~= nil then
     local f = io.open(o.ca_file, "rb")

@@ -547,6 +547,9 @@ function _M.client(_, c, o, lua_methods)
   if o.ca_file ~= nil then
     error("podero.new: ca_file does not apply inside nginx: set lua_ssl_trusted_certificate in nginx.conf", 3)
   end
+  if type(o.proxy) == "string" then
+    error("podero.new: proxy does not apply inside nginx (cosockets connect directly); proxy = false or none", 3)
+  end
   local tc = o.token_cache
   if tc ~= nil and not (type(tc.get) == "function" and type(tc.add) == "function"
       and type(tc.set) == "function" and type(tc.delete) == "function") then
