@@ -164,14 +164,32 @@ describe("podero command", function()
     assert.equal(cjson.null, hp.pause_power_until)
   end)
 
-  it("fleet prints the heat pumps by status with progress on stderr", function()
+  it("fleet prints the heat pumps by status, with no progress line in a pipe", function()
     local out, err, code = run({ "fleet", org })
     assert.equal(0, code, err)
     assert.truthy(out:find("25 users", 1, true), out)
     assert.truthy(out:find("%s+ok%s+%d+"))
     assert.truthy(out:find("attention", 1, true))
-    assert.truthy(err:find("fetching heat pumps: user 25/25", 1, true), err)
+    assert.is_nil(err:find("fetching heat pumps", 1, true), err)
     no_secret(out, err)
+  end)
+
+  it("fleet shows progress on a terminal, and not with --quiet", function()
+    -- script(1) (util-linux, in every Debian) runs the command on a pseudo-terminal
+    local function on_tty(extra)
+      local cmd = ("PODERO_BASE_URL=%s PODERO_CLIENT_ID=%s PODERO_CLIENT_SECRET=%s lua5.4 %s fleet %s%s"):format(
+        q(support.url()), q(support.CLIENT_ID), q(support.CLIENT_SECRET), q(BIN), q(org), extra)
+      local p = io.popen("script -qec " .. q(cmd) .. " /dev/null </dev/null")
+      local text = p:read("a")
+      p:close()
+      return text
+    end
+    local text = on_tty("")
+    assert.truthy(text:find("fetching heat pumps: user 25/25", 1, true), text)
+    assert.truthy(text:find("25 users", 1, true), text)
+    text = on_tty(" --quiet")
+    assert.is_nil(text:find("fetching heat pumps", 1, true), text)
+    assert.truthy(text:find("25 users", 1, true), text)
   end)
 
   it("fleet --watch --count N runs N rounds", function()
