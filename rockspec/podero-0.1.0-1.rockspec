@@ -27,6 +27,9 @@ external_dependencies = {
 }
 build = {
    type = "builtin",
+   -- the local Podero (and the shell helpers it sources), so that `podero --sandbox` works from
+   -- an installed rock (it needs Debian's nginx and libnginx-mod-http-lua, as `make sandbox` does)
+   copy_directories = { "sandbox", "scripts" },
    modules = {
       ["podero"] = "lua/podero/init.lua",
       ["podero.steering"] = "lua/podero/steering.lua",

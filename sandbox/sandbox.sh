@@ -285,6 +285,10 @@ Ids to try
   heat pump          : $hp
   deleted heat pump  : $del   (404 unless ?include_deleted=true)
 
+For podero scripts and the podero command, paste into another shell:
+  export PODERO_BASE_URL=$url PODERO_CLIENT_ID=sandbox-client PODERO_CLIENT_SECRET=sandbox-secret
+  export PODERO_ORG_ID=$org PODERO_USER_ID=$user PODERO_HEAT_PUMP_ID=$hp
+
 Try:
   TOKEN=\$(curl -s -u sandbox-client:sandbox-secret -H 'Content-Type: application/json' \\
       -d '{"grant_type":"client_credentials"}' $url/oauth2/token/ | sed 's/.*"access_token":"\([^"]*\)".*/\1/')

@@ -144,6 +144,24 @@ describe("the rockspec", function()
     assert.equal("Lua 5.4", install_and_require("5.4", "lua5.4", "", tree, "integer"))
   end)
 
+  it("installs the podero command, which finds its tree without `luarocks path`, --sandbox too", function()
+    if support.LUAJIT then return pending("the 5.4 run checks the command (it runs on lua5.4)") end
+    do
+      -- the tree of the test above (installed again if it ran alone)
+      local f = io.open(tree .. "/bin/podero", "r")
+      if not f then install_and_require("5.4", "lua5.4", "", tree, "integer") else f:close() end
+      local ok, out = run("env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " .. q(tree .. "/bin/podero")
+        .. " --help")
+      assert.is_true(ok, out)
+      assert.truthy(out:find("usage: podero", 1, true), out)
+      ok, out = run("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u PODERO_BASE_URL "
+        .. q(tree .. "/bin/podero") .. " --sandbox users c871d975-416e-4563-b526-5e1fc9c9e070")
+      assert.is_true(ok, out)
+      assert.truthy(out:find("using the local sandbox", 1, true), out)
+      assert.truthy(out:find("demo.user@alpenstrom.example", 1, true), out)
+    end
+  end)
+
   -- LuaJIT: luarocks' Lua 5.1 with LuaJIT's headers (its default LUA_INCDIR is PUC Lua 5.1's);
   -- the rockspec adds /usr/include/lua5.1 for compat-5.3.h. Checked in the LuaJIT run only
   -- (the 5.4 run keeps its own install above).
