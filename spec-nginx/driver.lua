@@ -113,6 +113,8 @@ local function main()
      "bad ids and options raise inside nginx with the C core's messages", cjson.encode(m))
   ok(m.raised3 and tostring(m.message3):find("ca_file does not apply inside nginx: set lua_ssl_trusted_certificate", 1, true),
      "ca_file inside nginx raises, naming nginx's own setting", cjson.encode(m))
+  ok(m.raised4 and tostring(m.message4):find("proxy does not apply inside nginx", 1, true) and m.proxy_false_ok,
+     "a proxy URL inside nginx raises (cosockets connect directly); proxy = false is fine", cjson.encode(m))
   ok(after.api_requests == before.api_requests and after.token_requests == before.token_requests,
      "misuse reaches no endpoint", cjson.encode({ before, after }))
 

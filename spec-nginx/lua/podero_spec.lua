@@ -171,7 +171,11 @@ function _M.misuse()
     return podero.new({ base_url = BASE, client_id = ID, client_secret = SECRET, ca_file = "/etc/hostname" })
       :heat_pump(ORG, USER, HP)
   end)
-  reply(200, { raised = not ok, message = msg, raised2 = not ok2, message2 = msg2, raised3 = not ok3, message3 = msg3 })
+  local ok4, msg4 = pcall(podero.new, { base_url = BASE, client_id = ID, client_secret = SECRET,
+                                         proxy = "http://127.0.0.1:3128" })
+  local ok5 = pcall(podero.new, { base_url = BASE, client_id = ID, client_secret = SECRET, proxy = false })
+  reply(200, { raised = not ok, message = msg, raised2 = not ok2, message2 = msg2, raised3 = not ok3, message3 = msg3,
+               raised4 = not ok4, message4 = msg4, proxy_false_ok = ok5 })
 end
 
 -- GET /timer: a call from an ngx.timer callback
