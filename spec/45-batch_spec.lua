@@ -125,7 +125,10 @@ describe("client:update_heat_pumps", function()
     support.config({ latency_ms = 50 })
     local t, res, errs, failed = support.timed(c.update_heat_pumps, c, items, { concurrency = 16 })
     support.config({ latency_ms = 0 })
-    assert.is_true(t < 1.0, "took " .. t .. " s")
+    -- one at a time they would take 10 s; under ASan, valgrind or the aggressive collector
+    -- (PODERO_IN_PROCESS_ONLY=1) the C and Lua work is slower, so the bound there is 3 s
+    local limit = os.getenv("PODERO_IN_PROCESS_ONLY") == "1" and 3.0 or 1.0
+    assert.is_true(t < limit, "took " .. t .. " s")
     assert.equal(1, failed)
     assert.equal(404, errs[7].status)
     assert.equal("PUT", errs[7].method)
