@@ -193,7 +193,7 @@ end
 
 -- Drives call until it is done or failed, or needs a token it could not get. Returns
 -- "done" | "fail", or nil, err (the token's error).
-local function drive(self, call)
+local function drive(self, call, park)
   local p = self.p
   while true do
     local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
@@ -203,6 +203,8 @@ local function drive(self, call)
       if t0 then self:_report(call, t0) end
       if st then return st end
     elseif act == "wait" then
+      -- park: a batch gives the thread to another item and comes back (returns "wait", seconds)
+      if park then return "wait", bytes end
       ngx_sleep(bytes)
     elseif act == "token" then
       local ok, err = self:_token(call)
@@ -346,6 +348,31 @@ function Client:token(force)
   return self.p:token()
 end
 
+-- The options of a batch, checked as the C core checks them: concurrency, progress and (when
+-- allowed) include_deleted. Returns concurrency, the include_deleted opts of a read, progress.
+local function batch_opts(fn, opts, allow_deleted)
+  local concurrency, include_deleted, progress = 16, nil, nil
+  if opts == nil then return concurrency, include_deleted, progress end
+  if type(opts) ~= "table" then misuse(fn, "opts must be a table, got %s", type(opts)) end
+  for k, v in pairs(opts) do
+    if k == "concurrency" then
+      if type(v) ~= "number" or v ~= floor(v) or v < 1 or v > 256 then
+        misuse(fn, "opts.concurrency must be an integer from 1 to 256")
+      end
+      concurrency = v
+    elseif k == "include_deleted" and allow_deleted then
+      if type(v) ~= "boolean" then misuse(fn, "opts.include_deleted must be a boolean, got %s", type(v)) end
+      include_deleted = v and { include_deleted = true } or nil
+    elseif k == "progress" then
+      if type(v) ~= "function" then misuse(fn, "opts.progress must be a function, got %s", type(v)) end
+      progress = v
+    else
+      misuse(fn, "unknown option '%s' in opts", type(k) == "string" and k or "?")
+    end
+  end
+  return concurrency, include_deleted, progress
+end
+
 --- client:fetch_heat_pumps(refs [, opts]) -> hps, errs, failed
 -- Light threads (ngx.thread.spawn), at most opts.concurrency at a time; every reference is
 -- checked (core.check_uuid, the C core's check) before anything is sent.
@@ -353,26 +380,7 @@ function Client:fetch_heat_pumps(refs, opts)
   local fn = "fetch_heat_pumps"
   live(self, fn)
   if type(refs) ~= "table" then misuse(fn, "refs must be a table, got %s", type(refs)) end
-  local concurrency, include_deleted, progress = 16, nil, nil
-  if opts ~= nil then
-    if type(opts) ~= "table" then misuse(fn, "opts must be a table, got %s", type(opts)) end
-    for k, v in pairs(opts) do
-      if k == "concurrency" then
-        if type(v) ~= "number" or v ~= floor(v) or v < 1 or v > 256 then
-          misuse(fn, "opts.concurrency must be an integer from 1 to 256")
-        end
-        concurrency = v
-      elseif k == "include_deleted" then
-        if type(v) ~= "boolean" then misuse(fn, "opts.include_deleted must be a boolean, got %s", type(v)) end
-        include_deleted = v and { include_deleted = true } or nil
-      elseif k == "progress" then
-        if type(v) ~= "function" then misuse(fn, "opts.progress must be a function, got %s", type(v)) end
-        progress = v
-      else
-        misuse(fn, "unknown option '%s' in opts", type(k) == "string" and k or "?")
-      end
-    end
-  end
+  local concurrency, include_deleted, progress = batch_opts(fn, opts, true)
   local check_uuid = core.check_uuid
   local n = #refs
   local items = {}
@@ -422,28 +430,19 @@ function Client:_run_batch(calls, concurrency, progress)
       if not pok then abort = abort or perr end
     end
   end
-  -- Steps call i until it is done or waits
+  -- Steps call i until it is done or waits: a waiting item frees its thread for another, so
+  -- that concurrency bounds the requests in flight, as on the multi interface. A batch's calls
+  -- are not kept in self.spare (a batch would fill it with its concurrency).
   local function step(call, i)
-    while true do
-      local act, bytes, timeout_ms, connect_ms, to_token = call:next(p)
-      if act == "send" then
-        -- nil: the call goes on (the loop asks call:next); "done"/"fail": the answer settled it
-        local t0 = self.on_request and ngx_now()
-        act = exchange(self, call, bytes, timeout_ms, connect_ms, to_token)
-        if t0 then self:_report(call, t0) end
-      end
-      if act == "wait" then
-        waiting[#waiting + 1] = { call, i, ngx_now() + bytes }
-        return
-      elseif act == "token" then
-        local ok, err = self:_token(call)
-        if not ok then return settle(i, nil, err) end
-      elseif act == "done" then
-        return settle(i, call:result(p, self))
-      elseif act == "fail" then
-        return settle(i, nil, call:error())
-      end
-      -- (a batch's calls are not kept in self.spare: a batch would fill it with its concurrency)
+    local act, x = drive(self, call, true)
+    if act == "wait" then
+      waiting[#waiting + 1] = { call, i, ngx_now() + x }
+    elseif act == "done" then
+      settle(i, call:result(p, self))
+    elseif act == "fail" then
+      settle(i, nil, call:error())
+    else
+      settle(i, nil, x)           -- the token could not be had
     end
   end
   local function worker()
@@ -485,23 +484,7 @@ function Client:_batch(reqs, opts)
   local fn = "_batch"
   live(self, fn)
   if type(reqs) ~= "table" then misuse(fn, "reqs must be a table, got %s", type(reqs)) end
-  local concurrency, progress = 16, nil
-  if opts ~= nil then
-    if type(opts) ~= "table" then misuse(fn, "opts must be a table, got %s", type(opts)) end
-    for k, v in pairs(opts) do
-      if k == "concurrency" then
-        if type(v) ~= "number" or v ~= floor(v) or v < 1 or v > 256 then
-          misuse(fn, "opts.concurrency must be an integer from 1 to 256")
-        end
-        concurrency = v
-      elseif k == "progress" then
-        if type(v) ~= "function" then misuse(fn, "opts.progress must be a function, got %s", type(v)) end
-        progress = v
-      else
-        misuse(fn, "unknown option '%s' in opts", type(k) == "string" and k or "?")
-      end
-    end
-  end
+  local concurrency, _, progress = batch_opts(fn, opts, false)
   local p, calls = self.p, {}
   for i = 1, #reqs do
     local r = reqs[i]
