@@ -4,7 +4,7 @@
 -- The nginx transport is checked field by field in spec/39-transports_spec.lua.
 local support = require("support")
 
-local UUID4 = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local UUID4 = support.UUID4
 local TOKEN_PATH = "/api/partners/v2.0/auth/token"
 
 describe("error context", function()

@@ -3,7 +3,7 @@
 -- a secret; what it raises is caught and does not break the call; PODERO_DEBUG=1 prints the same.
 local support = require("support")
 
-local UUID4 = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local UUID4 = support.UUID4
 
 describe("on_request", function()
   local d
@@ -87,18 +87,11 @@ describe("on_request", function()
     if os.getenv("PODERO_IN_PROCESS_ONLY") == "1" then
       return pending("PODERO_IN_PROCESS_ONLY=1: no child process")
     end
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write(([[
+    local ok, text = support.lua_child(([[
 local support = require("support")
 local c = support.new_client()
 assert(c:heat_pump(%q, %q, %q))
-]]):format(d.org_id, d.user_id, d.heat_pump_id))
-    f:close()
-    local err = os.tmpname()
-    local ok = support.execute(("PODERO_DEBUG=1 %s %s 2>%s"):format(support.LUA_BIN, script, err))
-    local text = support.slurp(err)
-    os.remove(script)
+]]):format(d.org_id, d.user_id, d.heat_pump_id), "PODERO_DEBUG=1")
     assert.is_true(ok, text)
     assert.truthy(text:find("podero: token POST /api/partners/v2.0/auth/token -> 200 (attempt 1", 1, true), text)
     assert.truthy(text:find("podero: api GET " .. support.hp_path(d.org_id, d.user_id, d.heat_pump_id) .. " -> 200", 1, true), text)

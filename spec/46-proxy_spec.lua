@@ -50,19 +50,13 @@ describe("proxy", function()
     if os.getenv("PODERO_IN_PROCESS_ONLY") == "1" then
       return pending("PODERO_IN_PROCESS_ONLY=1: no child process")
     end
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write(([[
+    local ok, out = support.lua_child(([[
 local support = require("support")
 local _, err = support.new_client({ max_retries = 0 }):heat_pump(%q, %q, %q)
 io.write(tostring(err and err.message), "\n")
 io.write(tostring(support.new_client({ proxy = false }):heat_pump(%q, %q, %q) ~= nil), "\n")
-]]):format(d.org_id, d.user_id, d.heat_pump_id, d.org_id, d.user_id, d.heat_pump_id))
-    f:close()
-    local p = io.popen(("http_proxy=http://127.0.0.1:9 %s %s"):format(support.LUA_BIN, script))
-    local out = p:read("*a")
-    p:close()
-    os.remove(script)
+]]):format(d.org_id, d.user_id, d.heat_pump_id, d.org_id, d.user_id, d.heat_pump_id), "http_proxy=http://127.0.0.1:9")
+    assert.is_true(ok, out)
     assert.truthy(out:find("cannot reach the proxy http://127.0.0.1:9 (from the environment)", 1, true), out)
     assert.truthy(out:find("\ntrue\n", 1, true), out)
   end)

@@ -164,6 +164,21 @@ function M.requests_of(kind)
   return out
 end
 
+-- A random (version 4) UUID, as podero sends in X-Request-Id
+M.UUID4 = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+
+-- Runs Lua code in a child interpreter (the same Lua, the same paths) with env prefixed to the
+-- command line ("NAME=value ..."). Returns ok, its stdout and stderr together.
+function M.lua_child(code, env)
+  local script, out = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(code)
+  f:close()
+  local ok = M.execute(("%s %s %s >%s 2>&1"):format(env or "", M.LUA_BIN, script, out))
+  os.remove(script)
+  return ok, M.slurp(out)
+end
+
 local seed_cache
 function M.seed()
   if not seed_cache then seed_cache = M.get_json("/_sandbox/seed") end
