@@ -557,6 +557,56 @@ function M.run(opts)
     if rng.chance(0.5) then keep_hp(res, ref, truth_of(ref), owner) end
   end }
 
+  -- client:fleet of an organisation, then some of its heat pumps updated at once
+  -- (client:update_heat_pumps), and one written out with to_json()
+  actions[#actions + 1] = { 2, "fleet and batch update", function()
+    local org = rng.pick(orgs)
+    local del = rng.chance(0.3)
+    local conc = rng.int(1, 32)
+    note(fmt("fleet %s concurrency=%d%s", org.id, conc, del and " include_deleted" or ""))
+    local users, lists, errs, failed = main:fleet(org.id, { concurrency = conc, include_deleted = del })
+    check(users ~= nil, "fleet: failed: %s", tostring(lists))
+    check(failed == 0, "fleet: %d users failed", tostring(failed))
+    local q = del and "?include_deleted=true" or ""
+    local _, ubody = oracle.get(fmt("%s/org/%s/users%s", API, org.id, q))
+    check(raw_of(users) == ubody, "fleet: the users are not the sandbox's list")
+    local live = {}
+    for i = 1, #users do
+      check(errs[i] == nil, "fleet: user %d: %s", i, tostring(errs[i]))
+      local _, body = oracle.get(fmt("%s/org/%s/users/%s/heat-pumps%s", API, org.id, users[i].id, q))
+      check(raw_of(lists[i]) == body, "fleet: the heat pumps of user %d are not the sandbox's list", i)
+      for j = 1, #lists[i] do
+        if lists[i][j].deleted_at == nil and users[i].deleted_at == nil then live[#live + 1] = lists[i][j] end
+      end
+    end
+    if #live == 0 then return end
+    local one = rng.pick(live)
+    local j = cjson.decode(one:to_json())
+    check(j.id == one.id and j.owner.email == one.owner.email, "to_json() of %s differs", tostring(one.id))
+    local items, refs = {}, {}
+    for k = 1, rng.int(1, math.min(12, #live)) do
+      local hp = live[rng.int(1, #live)]
+      items[k] = { hp, { comment = fmt("walk %d/%d batch %d %s", seed, step, k, rng.hex(4)) } }
+      refs[k] = { org = org.id, user = hp.owner.id, id = hp.id }
+    end
+    note(fmt("update_heat_pumps of %d heat pumps", #items))
+    local res, uerrs, ufailed = main:update_heat_pumps(items, { concurrency = rng.int(1, 16) })
+    check(ufailed == 0, "update_heat_pumps: %s failed", tostring(ufailed))
+    -- the same heat pump may be in several items: the last write is what the sandbox holds
+    local last = {}
+    for k = 1, #items do
+      check(uerrs[k] == nil, "update_heat_pumps [%d]: %s", k, tostring(uerrs[k]))
+      check(res[k].id == refs[k].id, "update_heat_pumps [%d]: the answer is about %s", k, tostring(res[k].id))
+      forget(refs[k].id)
+      last[refs[k].id] = k
+    end
+    for id, k in pairs(last) do
+      check(type(res[k].comment) == "string" and res[k].comment:find("^walk "),
+        "update_heat_pumps: comment of %s is %s", id, tostring(res[k].comment))
+      if rng.chance(0.3) then keep_hp(res[k], refs[k], truth_of(refs[k]), main) end
+    end
+  end }
+
   actions[#actions + 1] = { 4, "refresh", function()
     local hp, ref = bound_hp()
     note("hp:refresh " .. ref.id)
