@@ -30,10 +30,21 @@ typedef struct podero_shared_doc {
     int ctx_ref;        /* registry ref to the context table {client, org_id, user_id}, or LUA_NOREF */
 } podero_shared_doc;
 
+/*
+ * A view of an array or object: the document, the value, and the value's index (one uint32 per
+ * element or member, see pj_index): the root's lives in the document; a nested container's is
+ * built when its view is made and lives at the end of the view's own userdata, so a view is
+ * one allocation and an index exists only for what was read.
+ */
 typedef struct podero_view {
     podero_shared_doc *sd;
-    uint32_t node;
+    const uint32_t *idx;
+    pj_val v;
+    uint32_t n;
     uint8_t kind;       /* enum podero_kind */
+    uint8_t is_obj;
+    uint8_t pending;    /* a root view whose document is still being parsed (see view_ready) */
+    uint32_t inl[];     /* a nested view's index */
 } podero_view;
 
 static void shared_release(lua_State *L, podero_shared_doc *sd) {
@@ -44,8 +55,21 @@ static void shared_release(lua_State *L, podero_shared_doc *sd) {
     }
 }
 
+/* A root view is made before its document is parsed (so that it owns the document from the
+ * start); its value and index are taken from the document on first use. */
+static inline podero_view *view_ready(podero_view *v) {
+    if (v->pending) {
+        v->v = v->sd->doc.root;
+        v->idx = v->sd->doc.root_idx;
+        v->n = v->sd->doc.n_root;
+        v->is_obj = v->sd->doc.text[v->v] == '{';
+        v->pending = 0;
+    }
+    return v;
+}
+
 static podero_view *check_view(lua_State *L, int idx) {
-    return (podero_view *)luaL_checkudata(L, idx, PODERO_VIEW_MT);
+    return view_ready((podero_view *)luaL_checkudata(L, idx, PODERO_VIEW_MT));
 }
 
 /*
@@ -82,20 +106,28 @@ static void init_cache(lua_State *L) {   /* the new view is on top */
 }
 #endif
 
-/* Pushes a new, empty view (sd not yet set). */
-static podero_view *new_view(lua_State *L, uint32_t node, int kind) {
-    podero_view *v = (podero_view *)lua_newuserdatauv(L, sizeof *v, 1);
+/* Pushes a new view with room for an index of n entries (sd not yet set). */
+static podero_view *new_view(lua_State *L, uint32_t n, int kind) {
+    podero_view *v = (podero_view *)lua_newuserdatauv(L, sizeof *v + (size_t)n * sizeof v->inl[0], 1);
     v->sd = NULL;
-    v->node = node;
+    v->idx = v->inl;
+    v->v = 0;
+    v->n = n;
     v->kind = (uint8_t)kind;
+    v->is_obj = 0;
+    v->pending = 0;
     luaL_setmetatable(L, PODERO_VIEW_MT);
     init_cache(L);
     return v;
 }
 
-/* Pushes a new view of node in sd (sd gains a reference). */
-static void push_view(lua_State *L, podero_shared_doc *sd, uint32_t node, int kind) {
-    podero_view *v = new_view(L, node, kind);
+/* Pushes a new view of the container at val in sd (sd gains a reference), with its index. */
+static void push_view(lua_State *L, podero_shared_doc *sd, pj_val val, int kind) {
+    const pj_doc *doc = &sd->doc;
+    podero_view *v = new_view(L, pj_count(doc, val), kind);
+    pj_index(doc, val, v->inl);
+    v->v = val;
+    v->is_obj = doc->text[val] == '{';
     v->sd = sd;
     sd->refs++;
 }
@@ -119,31 +151,66 @@ static void push_numlit(lua_State *L, const char *s, size_t len) {
 }
 
 /*
- * Pushes the Lua value of node n. decimal: the node is a heat pump's number|string field.
- * child_kind: kind for a nested view. Returns 1 when the value is worth caching.
+ * Pushes the string at val (a value or a key), decoded; decimal: read a JSON number literal
+ * as the number (the Decimal rule). Escapes are decoded here, on read: on the C stack when
+ * short, else in a scratch userdata (so that a raise leaks nothing).
  */
-static int push_value(lua_State *L, podero_shared_doc *sd, uint32_t n, int decimal, int child_kind) {
-    const pj_node *nd = &sd->doc.nodes[n];
-    switch (nd->type) {
-    case PJ_NULL: lua_pushnil(L); return 0;
-    case PJ_FALSE: lua_pushboolean(L, 0); return 0;
-    case PJ_TRUE: lua_pushboolean(L, 1); return 0;
-    case PJ_INT: lua_pushinteger(L, (lua_Integer)nd->u.i); return 0;
-    case PJ_DBL: lua_pushnumber(L, (lua_Number)nd->u.d); return 0;
-    case PJ_STR: {
-        size_t len;
-        const char *s = pj_str(&sd->doc, nd, &len);
-        if (decimal && (nd->flags & PJ_F_NUMLIT))
-            push_numlit(L, s, len);
+static void push_string(lua_State *L, const pj_doc *doc, pj_val val, int decimal) {
+    const char *raw;
+    size_t rawlen, n;
+    char local[256], *out = local;
+    if (!pj_str_raw(doc, val, &raw, &rawlen)) {
+        if (decimal && pj_is_number_literal(raw, rawlen))
+            push_numlit(L, raw, rawlen);
         else
-            lua_pushlstring(L, s, len);
+            lua_pushlstring(L, raw, rawlen);
+        return;
+    }
+    if (rawlen > sizeof local)
+        out = (char *)lua_newuserdata(L, rawlen);
+    n = pj_unescape(raw, rawlen, out);
+    if (decimal && pj_is_number_literal(out, n))
+        push_numlit(L, out, n);
+    else
+        lua_pushlstring(L, out, n);
+    if (out != local)
+        lua_remove(L, -2);
+}
+
+static void push_number(lua_State *L, const pj_doc *doc, pj_val val) {
+    int64_t i = 0;
+    double d = 0;
+    int t = pj_num(doc, val, &i, &d);
+    if (t == PJ_INT)
+        lua_pushinteger(L, (lua_Integer)i);
+    else if (t == PJ_DBL)
+        lua_pushnumber(L, (lua_Number)d);
+    else
+        luaL_error(L, "podero: no C locale to read a number with");
+}
+
+/*
+ * Pushes the Lua value at val. decimal: the value is a number|string field of its kind (the
+ * Decimal rule). child_kind: kind for a nested view. Returns 1 when the value is worth caching.
+ */
+static int push_value(lua_State *L, podero_shared_doc *sd, pj_val val, int decimal, int child_kind) {
+    const pj_doc *doc = &sd->doc;
+    switch (doc->text[val]) {
+    case 'n': lua_pushnil(L); return 0;
+    case 'f': lua_pushboolean(L, 0); return 0;
+    case 't': lua_pushboolean(L, 1); return 0;
+    case '"':
         /* a string is made again on each read (cheaper than a cache table for one read); only
          * nested objects and arrays are cached, so that hp.owner is the same object each time */
+        push_string(L, doc, val, decimal);
         return 0;
-    }
-    default:
-        push_view(L, sd, n, child_kind);
+    case '[':
+    case '{':
+        push_view(L, sd, val, child_kind);
         return 1;
+    default:
+        push_number(L, doc, val);
+        return 0;
     }
 }
 
@@ -164,11 +231,12 @@ static int cache_get(lua_State *L, int vidx, int kidx) {
 }
 
 /* Stores the value on top of the stack as the cached value of the key at kidx in the view at
- * vidx (the cache table is made on the first store); the value stays on the stack. */
+ * vidx (the cache table is made on the first store, with room for one: the usual hp.owner);
+ * the value stays on the stack. */
 static void cache_put(lua_State *L, int vidx, int kidx) {
     if (get_cache(L, vidx) != LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_createtable(L, 0, 4);
+        lua_createtable(L, 0, 1);
         lua_pushvalue(L, -1);
         set_cache(L, vidx);
     }
@@ -180,17 +248,13 @@ static void cache_put(lua_State *L, int vidx, int kidx) {
 
 /* Looks key up in view v (at stack index 1) and pushes its value, using the cache. */
 static int view_index(lua_State *L) {
-    podero_view *v = (podero_view *)lua_touserdata(L, 1);
-    const pj_doc *doc;
-    const pj_node *nd;
-    uint32_t vn;
+    podero_view *v = view_ready((podero_view *)lua_touserdata(L, 1));
+    pj_val vn;
     int decimal = 0, child_kind = PODERO_KIND_PLAIN;
 
     /* the cache first: a value read before */
     if (cache_get(L, 1, 2))
         return 1;
-    doc = &v->sd->doc;
-    nd = &doc->nodes[v->node];
 
     /* methods come before fields, so scripts stay stable when the server adds a field of the
      * same name (podero.fields() still shows such a field): a heat pump's (upvalue 1), and
@@ -201,13 +265,13 @@ static int view_index(lua_State *L) {
             return 1;
         lua_pop(L, 1);
     }
-    if (nd->type == PJ_OBJ) {
+    if (v->is_obj) {
         size_t klen;
         const char *k;
         if (lua_type(L, 2) != LUA_TSTRING)
             return 0;
         k = lua_tolstring(L, 2, &klen);
-        vn = pj_obj_get(doc, v->node, k, klen);
+        vn = pj_index_find(&v->sd->doc, v->idx, v->n, k, klen);
         if (vn == PJ_NONE)
             return 0;
         if (v->kind == PODERO_KIND_HEAT_PUMP)
@@ -216,9 +280,9 @@ static int view_index(lua_State *L) {
         lua_Integer i;
         int isnum = 0;
         i = lua_tointegerx(L, 2, &isnum);
-        if (!isnum || i < 1 || (lua_Unsigned)i > nd->count)
+        if (!isnum || i < 1 || (lua_Unsigned)i > v->n)
             return 0;
-        vn = pj_arr_get(doc, v->node, (uint32_t)(i - 1));
+        vn = v->idx[i - 1];
         if (v->kind == PODERO_KIND_HEAT_PUMP_LIST)
             child_kind = PODERO_KIND_HEAT_PUMP;
     }
@@ -244,9 +308,8 @@ static int view_newindex(lua_State *L) {
 }
 
 static int view_len(lua_State *L) {
-    podero_view *v = (podero_view *)lua_touserdata(L, 1);
-    const pj_node *nd = &v->sd->doc.nodes[v->node];
-    lua_pushinteger(L, nd->type == PJ_ARR ? (lua_Integer)nd->count : 0);
+    podero_view *v = view_ready((podero_view *)lua_touserdata(L, 1));
+    lua_pushinteger(L, v->is_obj ? 0 : (lua_Integer)v->n);
     return 1;
 }
 
@@ -258,14 +321,13 @@ static int view_gc(lua_State *L) {
 }
 
 static int view_tostring(lua_State *L) {
-    podero_view *v = (podero_view *)lua_touserdata(L, 1);
-    const pj_node *nd = &v->sd->doc.nodes[v->node];
-    if (nd->type == PJ_ARR)
-        lua_pushfstring(L, "podero.array (%d items): %p", (int)nd->count, (void *)v);
+    podero_view *v = view_ready((podero_view *)lua_touserdata(L, 1));
+    if (!v->is_obj)
+        lua_pushfstring(L, "podero.array (%d items): %p", (int)v->n, (void *)v);
     else if (v->kind == PODERO_KIND_HEAT_PUMP)
         lua_pushfstring(L, "podero.heat_pump: %p", (void *)v);
     else
-        lua_pushfstring(L, "podero.object (%d fields): %p", (int)nd->count, (void *)v);
+        lua_pushfstring(L, "podero.object (%d fields): %p", (int)v->n, (void *)v);
     return 1;
 }
 
@@ -279,60 +341,55 @@ static int fields_iter(lua_State *L) {
     podero_view *v = (podero_view *)lua_touserdata(L, lua_upvalueindex(1));
     lua_Integer pos = lua_tointeger(L, lua_upvalueindex(2));
     const pj_doc *doc = &v->sd->doc;
-    const pj_node *nd = &doc->nodes[v->node];
-    uint32_t vn_given = PJ_NONE;
+    pj_val vn_given = PJ_NONE;
     for (;;) {
-        uint32_t kn, vn;
-        size_t klen;
-        const char *k;
+        uint32_t k;
         lua_Integer last;
-        if (pos < 0 || (lua_Unsigned)pos >= nd->count)
+        if (pos < 0 || (lua_Unsigned)pos >= v->n)
             return 0;
         pos++;
         lua_pushinteger(L, pos);
         lua_replace(L, lua_upvalueindex(2));
-        if (nd->type == PJ_ARR) {
+        if (!v->is_obj) {
             lua_pushinteger(L, pos);
             break;
         }
-        kn = doc->kids[nd->u.c.kids + pos - 1];
-        k = pj_str(doc, &doc->nodes[kn], &klen);
-        lua_pushlstring(L, k, klen);
+        k = v->idx[pos - 1] & ~PJ_KEY_ESC;
+        push_string(L, doc, k, 0);
+        lua_pushvalue(L, -1);
         if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNUMBER) {
-            lua_pop(L, 1);              /* false: given at an earlier place */
+            lua_pop(L, 2);              /* false: given at an earlier place */
             continue;
         }
         last = lua_tointeger(L, -1);
         lua_pop(L, 1);
-        vn = kn + 1;
+        vn_given = pj_member_value(doc, v->idx[last - 1]);
         if (last != pos) {
             /* repeated later: give it here, with the last value, and never again */
-            vn = doc->kids[nd->u.c.kids + last - 1] + 1;
-            lua_pushlstring(L, k, klen);
+            lua_pushvalue(L, -1);
             lua_pushboolean(L, 0);
             lua_rawset(L, lua_upvalueindex(3));
         }
-        vn_given = vn;
-        lua_pushlstring(L, k, klen);
         if (v->kind == PODERO_KIND_HEAT_PUMP) {
             /* not through the cache: a field named like a method must give the field here,
              * and must not shadow the method for later reads */
-            push_value(L, v->sd, vn, podero_is_decimal_field(k, klen), PODERO_KIND_PLAIN);
+            size_t klen;
+            const char *ks = lua_tolstring(L, -1, &klen);
+            push_value(L, v->sd, vn_given, podero_is_decimal_field(ks, klen), PODERO_KIND_PLAIN);
             return 2;
         }
         break;
     }
     /* the key is on top: read the value as indexing would (same rules, same cache), but from
-     * the node at hand: a lookup by name per field would make this quadratic */
+     * the entry at hand: a lookup by name per field would make this quadratic */
     {
         int kidx = lua_gettop(L), vidx;
         lua_pushvalue(L, lua_upvalueindex(1));
         vidx = lua_gettop(L);
         if (!cache_get(L, vidx, kidx)) {
-            int child_kind = nd->type == PJ_ARR && v->kind == PODERO_KIND_HEAT_PUMP_LIST
+            int child_kind = !v->is_obj && v->kind == PODERO_KIND_HEAT_PUMP_LIST
                            ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN;
-            uint32_t vn = nd->type == PJ_ARR ? pj_arr_get(doc, v->node, (uint32_t)(pos - 1))
-                                             : vn_given;
+            pj_val vn = v->is_obj ? vn_given : v->idx[pos - 1];
             if (push_value(L, v->sd, vn, 0, child_kind))
                 cache_put(L, vidx, kidx);
         }
@@ -344,17 +401,13 @@ static int fields_iter(lua_State *L) {
 /* podero.fields(obj): for name, value in podero.fields(obj) ... (arrays: index, value) */
 int podero_doc_fields(lua_State *L) {
     podero_view *v = check_view(L, 1);
-    const pj_doc *doc = &v->sd->doc;
-    const pj_node *nd = &doc->nodes[v->node];
     lua_settop(L, 1);
     lua_pushinteger(L, 0);
-    if (nd->type == PJ_OBJ) {
+    if (v->is_obj) {
         uint32_t i;
-        lua_createtable(L, 0, (int)nd->count);
-        for (i = 0; i < nd->count; i++) {
-            size_t klen;
-            const char *k = pj_str(doc, &doc->nodes[doc->kids[nd->u.c.kids + i]], &klen);
-            lua_pushlstring(L, k, klen);
+        lua_createtable(L, 0, (int)v->n);
+        for (i = 0; i < v->n; i++) {
+            push_string(L, &v->sd->doc, v->idx[i] & ~PJ_KEY_ESC, 0);
             lua_pushinteger(L, (lua_Integer)i + 1);
             lua_rawset(L, -3);      /* a later occurrence overwrites: the last position */
         }
@@ -372,118 +425,135 @@ static int view_pairs(lua_State *L) {
     return 3;
 }
 
-/* Pushes node n as plain Lua tables (to_table). kind: the view kind of node n, so that a heat
- * pump's Decimal fields (and those of each heat pump of a list) read as the lazy reader reads
- * them; nested values are plain. */
-static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n, int kind) {
-    const pj_node *nd = &doc->nodes[n];
-    uint32_t i;
-    switch (nd->type) {
-    case PJ_NULL: lua_pushlightuserdata(L, NULL); break;  /* cjson.null */
-    case PJ_FALSE: lua_pushboolean(L, 0); break;
-    case PJ_TRUE: lua_pushboolean(L, 1); break;
-    case PJ_INT: lua_pushinteger(L, (lua_Integer)nd->u.i); break;
-    case PJ_DBL: lua_pushnumber(L, (lua_Number)nd->u.d); break;
-    case PJ_STR: {
-        size_t len;
-        const char *s = pj_str(doc, nd, &len);
-        lua_pushlstring(L, s, len);
-        break;
-    }
-    case PJ_ARR:
+/* Pushes the value at val as plain Lua tables (to_table). kind: the view kind of val, so that a
+ * heat pump's Decimal fields (and those of each heat pump of a list) read as the lazy reader
+ * reads them; nested values are plain. */
+static void push_plain(lua_State *L, const pj_doc *doc, pj_val val, int kind) {
+    pj_val e;
+    lua_Integer i = 0;
+    switch (doc->text[val]) {
+    case 'n': lua_pushlightuserdata(L, NULL); break;  /* cjson.null */
+    case 'f': lua_pushboolean(L, 0); break;
+    case 't': lua_pushboolean(L, 1); break;
+    case '"': push_string(L, doc, val, 0); break;
+    case '[':
         luaL_checkstack(L, 4, "podero: document nested too deeply");
-        lua_createtable(L, (int)nd->count, 0);
-        for (i = 0; i < nd->count; i++) {
-            push_plain(L, doc, doc->kids[nd->u.c.kids + i],
+        lua_createtable(L, (int)pj_count(doc, val), 0);
+        for (e = pj_first(doc, val); e != PJ_NONE; e = pj_next(doc, e, 0)) {
+            push_plain(L, doc, e,
                        kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
+            lua_rawseti(L, -2, ++i);
         }
         break;
-    default: /* PJ_OBJ: later duplicates overwrite earlier ones, as in a lookup */
+    case '{': /* later duplicates overwrite earlier ones, as in a lookup */
         luaL_checkstack(L, 4, "podero: document nested too deeply");
-        lua_createtable(L, 0, (int)nd->count);
-        for (i = 0; i < nd->count; i++) {
-            uint32_t kn = doc->kids[nd->u.c.kids + i];
-            size_t klen;
-            const char *k = pj_str(doc, &doc->nodes[kn], &klen);
-            lua_pushlstring(L, k, klen);
-            if (kind == PODERO_KIND_HEAT_PUMP && doc->nodes[kn + 1].type == PJ_STR &&
-                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_is_decimal_field(k, klen)) {
-                size_t vlen;
-                const char *v = pj_str(doc, &doc->nodes[kn + 1], &vlen);
-                push_numlit(L, v, vlen);
+        lua_createtable(L, 0, (int)pj_count(doc, val));
+        for (e = pj_first(doc, val); e != PJ_NONE; e = pj_next(doc, e, 1)) {
+            pj_val mv = pj_member_value(doc, e);
+            push_string(L, doc, e, 0);
+            if (kind == PODERO_KIND_HEAT_PUMP && doc->text[mv] == '"') {
+                size_t klen;
+                const char *k = lua_tolstring(L, -1, &klen);
+                push_string(L, doc, mv, podero_is_decimal_field(k, klen));
             } else {
-                push_plain(L, doc, kn + 1, PODERO_KIND_PLAIN);
+                push_plain(L, doc, mv, PODERO_KIND_PLAIN);
             }
             lua_rawset(L, -3);
         }
         break;
+    default:
+        push_number(L, doc, val);
+        break;
     }
 }
 
-/* Appends node n as JSON to b: the document's values re-written (strings escaped as JSON
- * requires, numbers as their shortest round-trip text, integers as integers, the Decimal rule of
- * a heat pump as in to_table). Returns 0, or -1 out of memory. */
-static int write_json(buffer *b, const pj_doc *doc, uint32_t n, int kind, int depth) {
-    const pj_node *nd = &doc->nodes[n];
-    char num[40];
-    uint32_t i;
-    switch (nd->type) {
-    case PJ_NULL: return buf_adds(b, "null");
-    case PJ_FALSE: return buf_adds(b, "false");
-    case PJ_TRUE: return buf_adds(b, "true");
-    case PJ_INT:
-        snprintf(num, sizeof num, "%lld", (long long)nd->u.i);
-        return buf_adds(b, num);
-    case PJ_DBL:
-        if (pj_format_double(nd->u.d, num) < 0)
-            return buf_adds(b, "null");     /* 1e400 parsed to infinity: JSON has no such number */
-        return buf_adds(b, num);
-    case PJ_STR: {
-        size_t len;
-        const char *s = pj_str(doc, nd, &len);
-        return buf_add_json_stringn(b, s, len);
+/* Appends the string at val to b, as JSON (decoded, then escaped as JSON requires); with
+ * decimal (the Decimal rule) a number literal goes as the number to_table reads. */
+static int write_string(buffer *b, const pj_doc *doc, pj_val val, int decimal) {
+    const char *raw;
+    size_t rawlen, n;
+    char *out = NULL;
+    int rc;
+    if (pj_str_raw(doc, val, &raw, &rawlen)) {
+        if (!(out = (char *)malloc(rawlen ? rawlen : 1)))
+            return -1;
+        n = pj_unescape(raw, rawlen, out);
+        raw = out;
+        rawlen = n;
     }
-    case PJ_ARR:
+    if (decimal && pj_is_number_literal(raw, rawlen) && rawlen < 128) {
+        char tmp[128], num[40];
+        double d;
+        memcpy(tmp, raw, rawlen);
+        tmp[rawlen] = 0;
+        /* the literal read as to_table reads it: an integer as an integer, else the double's
+         * shortest text */
+        if (!strpbrk(tmp, ".eE") && rawlen < 19) {
+            snprintf(num, sizeof num, "%lld", strtoll(tmp, NULL, 10));
+            rc = buf_adds(b, num);
+        } else {
+            rc = (pj_strtod_c(tmp, &d) != 0 || pj_format_double(d, num) < 0 || buf_adds(b, num)) ? -1 : 0;
+        }
+    } else {
+        rc = buf_add_json_stringn(b, raw, rawlen);
+    }
+    free(out);
+    return rc;
+}
+
+/* Appends the value at val as JSON to b: the document's values re-written (strings escaped as
+ * JSON requires, numbers as their shortest round-trip text, integers as integers, the Decimal
+ * rule of a heat pump as in to_table). Returns 0, or -1 out of memory. */
+static int write_json(buffer *b, const pj_doc *doc, pj_val val, int kind, int depth) {
+    char num[40];
+    pj_val e;
+    int first = 1;
+    switch (doc->text[val]) {
+    case 'n': return buf_adds(b, "null");
+    case 'f': return buf_adds(b, "false");
+    case 't': return buf_adds(b, "true");
+    case '"': return write_string(b, doc, val, 0);
+    case '[':
         if (depth > PJ_MAX_DEPTH || buf_add(b, "[", 1)) return -1;
-        for (i = 0; i < nd->count; i++) {
-            if ((i && buf_add(b, ",", 1)) ||
-                write_json(b, doc, doc->kids[nd->u.c.kids + i],
+        for (e = pj_first(doc, val); e != PJ_NONE; e = pj_next(doc, e, 0), first = 0) {
+            if ((!first && buf_add(b, ",", 1)) ||
+                write_json(b, doc, e,
                            kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN,
                            depth + 1))
                 return -1;
         }
         return buf_add(b, "]", 1);
-    default:
+    case '{':
         if (depth > PJ_MAX_DEPTH || buf_add(b, "{", 1)) return -1;
-        for (i = 0; i < nd->count; i++) {
-            uint32_t kn = doc->kids[nd->u.c.kids + i];
-            size_t klen;
-            const char *k = pj_str(doc, &doc->nodes[kn], &klen);
-            if ((i && buf_add(b, ",", 1)) || buf_add_json_stringn(b, k, klen) || buf_add(b, ":", 1))
+        for (e = pj_first(doc, val); e != PJ_NONE; e = pj_next(doc, e, 1), first = 0) {
+            pj_val mv = pj_member_value(doc, e);
+            int decimal = 0;
+            if ((!first && buf_add(b, ",", 1)) || write_string(b, doc, e, 0) || buf_add(b, ":", 1))
                 return -1;
-            if (kind == PODERO_KIND_HEAT_PUMP && doc->nodes[kn + 1].type == PJ_STR &&
-                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_is_decimal_field(k, klen)) {
-                size_t vlen;
-                const char *v = pj_str(doc, &doc->nodes[kn + 1], &vlen);
-                char tmp[128];
-                double d;
-                if (vlen >= sizeof tmp) return -1;
-                memcpy(tmp, v, vlen);
-                tmp[vlen] = 0;
-                /* the literal read as to_table reads it: an integer as an integer, else the
-                 * double's shortest text */
-                if (!strpbrk(tmp, ".eE") && vlen < 19) {
-                    snprintf(num, sizeof num, "%lld", strtoll(tmp, NULL, 10));
-                    if (buf_adds(b, num)) return -1;
-                } else if (pj_strtod_c(tmp, &d) != 0 || pj_format_double(d, num) < 0 || buf_adds(b, num)) {
-                    return -1;
-                }
-            } else if (write_json(b, doc, kn + 1, PODERO_KIND_PLAIN, depth + 1)) {
-                return -1;
+            if (kind == PODERO_KIND_HEAT_PUMP && doc->text[mv] == '"') {
+                const char *raw;
+                size_t rawlen;
+                pj_str_raw(doc, e, &raw, &rawlen);     /* the key as sent: field names need no escapes */
+                decimal = podero_is_decimal_field(raw, rawlen);
             }
+            if (doc->text[mv] == '"' ? write_string(b, doc, mv, decimal)
+                                     : write_json(b, doc, mv, PODERO_KIND_PLAIN, depth + 1))
+                return -1;
         }
         return buf_add(b, "}", 1);
+    default: {
+        int64_t i = 0;
+        double d = 0;
+        int t = pj_num(doc, val, &i, &d);
+        if (t == PJ_INT) {
+            snprintf(num, sizeof num, "%lld", (long long)i);
+            return buf_adds(b, num);
+        }
+        if (t != PJ_DBL) return -1;
+        if (pj_format_double(d, num) < 0)
+            return buf_adds(b, "null");     /* 1e400 parsed to infinity: JSON has no such number */
+        return buf_adds(b, num);
+    }
     }
 }
 
@@ -491,7 +561,7 @@ static int write_json(buffer *b, const pj_doc *doc, uint32_t n, int kind, int de
 int podero_doc_to_json(lua_State *L) {
     podero_view *v = check_view(L, 1);
     buffer b = {0};
-    if (write_json(&b, &v->sd->doc, v->node, v->kind, 0) != 0) {
+    if (write_json(&b, &v->sd->doc, v->v, v->kind, 0) != 0) {
         buf_wipe_free(&b);
         return luaL_error(L, "not enough memory");
     }
@@ -502,7 +572,7 @@ int podero_doc_to_json(lua_State *L) {
 
 int podero_doc_to_table(lua_State *L) {
     podero_view *v = check_view(L, 1);
-    push_plain(L, &v->sd->doc, v->node, v->kind);
+    push_plain(L, &v->sd->doc, v->v, v->kind);
     return 1;
 }
 
@@ -511,7 +581,7 @@ int podero_doc_to_table(lua_State *L) {
 int podero_doc_raw(lua_State *L) {
     podero_view *v = check_view(L, 1);
     size_t start, len;
-    pj_span(&v->sd->doc, v->node, &start, &len);
+    pj_span(&v->sd->doc, v->v, &start, &len);
     lua_pushlstring(L, v->sd->doc.text + start, len);
     return 1;
 }
@@ -580,6 +650,7 @@ pj_doc *podero_doc_begin(lua_State *L, int result_kind) {
     v = new_view(L, 0, result_kind == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
                        : result_kind == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
                        : PODERO_KIND_PLAIN);
+    v->pending = 1;
     sd = (podero_shared_doc *)calloc(1, sizeof *sd);
     if (!sd)
         luaL_error(L, "not enough memory");
@@ -603,6 +674,7 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind,
 void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind) {
     podero_shared_doc *sd;
     podero_view *v = new_view(L, 0, kind);
+    v->pending = 1;
     sd = (podero_shared_doc *)calloc(1, sizeof *sd);
     if (!sd)
         luaL_error(L, "not enough memory");

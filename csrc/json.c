@@ -1,17 +1,18 @@
 /*
- * json.c: strict RFC 8259 JSON parser producing the flat document described in json.h.
+ * json.c: strict RFC 8259 JSON validator and the readers of the compact document (json.h).
  *
  * Implementation notes:
- *  - One pass, no recursion: an explicit stack of open container node indices (at most
- *    PJ_MAX_DEPTH) plus a temporary stack of child indices. When a container closes, its
- *    children's indices are copied into doc->kids as one contiguous slice.
- *  - The body is copied into doc->text followed by PJ_PAD zero bytes, so the scanners may
- *    read a few bytes past the end without bounds checks (the NUL at text[len] stops every
- *    scanner: it is neither whitespace, a digit, a literal letter nor a plain string byte).
- *  - Strings are scanned 16 bytes at a time with SSE2 (or 8 at a time with SWAR elsewhere).
- *  - Numbers: int64 integers are converted by hand; doubles use the exact Clinger fast path
- *    when it is exact (<= 19 significant digits, mantissa <= 2^53, |exp10| <= 22), else
- *    strtod_l with a "C" locale, so the result is always exactly strtod's.
+ *  - pj_parse validates in one pass, with no recursion (a byte per open container records
+ *    whether it is an object) and no output but the root container's index, which goes
+ *    after the body and its padding in the same allocation.
+ *  - The body is followed by PJ_PAD zero bytes, so the scanners may read a few bytes past
+ *    the end without bounds checks (the NUL at text[len] stops every scanner: it is neither
+ *    whitespace, a digit, a literal letter nor a plain string byte).
+ *  - Strings are scanned 16 bytes at a time with SSE2 on x86-64 (or 8 at a time with SWAR
+ *    elsewhere, and with -DPJ_NO_SIMD, which the tests build too).
+ *  - Numbers are converted when read: int64 integers by hand; doubles by the exact Clinger
+ *    fast path when it is exact (<= 19 significant digits, mantissa <= 2^53, |exp10| <= 22),
+ *    else strtod_l with a "C" locale, so the result is always exactly strtod's.
  */
 #if !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1          /* newlocale / strtod_l */
@@ -29,7 +30,8 @@
 #if defined(__APPLE__) || defined(__FreeBSD__)
 #include <xlocale.h>
 #endif
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(PJ_NO_SIMD)
+#define PJ_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -41,7 +43,7 @@
 #define PJ_NOINLINE static
 #endif
 
-#define PJ_TMP_LOCAL 256                /* child-index stack entries kept on the C stack */
+#define PJ_TMP_LOCAL 256                /* root-index entries kept on the C stack while parsing */
 
 /* ---------------------------------------------------------------------------------- */
 /* "C" locale for strtod_l, created once                                               */
@@ -88,7 +90,7 @@ static void pj_format_error(char *errbuf, size_t errlen, int err, size_t pos, un
 /* scanners                                                                            */
 
 /* First byte at or after p that is '"', '\\', < 0x20 or >= 0x80. Relies on the padding. */
-#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(PJ_SSE2) && (defined(__GNUC__) || defined(__clang__))
 static inline const uint8_t *scan_plain(const uint8_t *p) {
     const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
     for (;;) {
@@ -184,154 +186,341 @@ int pj_is_number_literal(const char *str, size_t len) {
     return p == e;
 }
 
-static inline uint8_t numlit_flag(const uint8_t *s, size_t len) {
-    if (len == 0 || !(is_digit(s[0]) || s[0] == '-')) return 0;
-    return pj_is_number_literal((const char *)s, len) ? PJ_F_NUMLIT : 0;
+/* ---------------------------------------------------------------------------------- */
+/* scanners of validated text                                                          */
+
+/* First '"' or '\\' at or after p. Relies on the padding (a validated string always ends). */
+#if defined(PJ_SSE2) && (defined(__GNUC__) || defined(__clang__))
+static inline const uint8_t *scan_qb(const uint8_t *p) {
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    for (;;) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, q),
+                                                                 _mm_cmpeq_epi8(v, bs)));
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+}
+#else
+static inline const uint8_t *scan_qb(const uint8_t *p) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (;;) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        uint64_t xq = v ^ (ones * '"'), xb = v ^ (ones * '\\');
+        if ((((xq - ones) & ~xq) | ((xb - ones) & ~xb)) & highs) break;
+        p += 8;
+    }
+    while (*p != '"' && *p != '\\') p++;
+    return p;
+}
+#endif
+
+int pj_simd(void) {
+#if defined(PJ_SSE2) && (defined(__GNUC__) || defined(__clang__))
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#define SKIP_WS(p) \
+    while (*(p) <= ' ' && (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t')) (p)++
+
+/* p at the opening quote of a validated string: the byte after its closing quote; *esc is set
+ * to 1 when the string holds an escape. */
+static inline const uint8_t *skip_str(const uint8_t *p, int *esc) {
+    p++;
+    for (;;) {
+        p = scan_qb(p);
+        if (*p == '"') return p + 1;
+        *esc = 1;
+        p += 2;                               /* the backslash and the byte it escapes */
+    }
+}
+
+/* bytes that can continue a number literal */
+static const uint8_t num_byte[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['-'] = 1, ['+'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1,
+};
+
+/* p at the first byte of a validated value: the byte after it. */
+static const uint8_t *skip_value(const uint8_t *p) {
+    int esc = 0;
+    switch (*p) {
+    case '"': return skip_str(p, &esc);
+    case '{': case '[': {
+        unsigned depth = 0;
+        for (;;) {
+            uint8_t c = *p;
+            if (c == '"') { p = skip_str(p, &esc); continue; }
+            if (c == '{' || c == '[') depth++;
+            else if ((c == '}' || c == ']') && --depth == 0) return p + 1;
+            p++;
+        }
+    }
+    case 't': case 'n': return p + 4;
+    case 'f': return p + 5;
+    default:
+        while (num_byte[*p]) p++;
+        return p;
+    }
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* strings                                                                             */
+/* the validator                                                                       */
 
 typedef struct pj_state {
     const uint8_t *base, *end;    /* doc->text, doc->text + len */
-    char   *sb;                   /* doc->strbuf */
-    size_t  sb_len, sb_cap;
     int     err;
     size_t  errpos;
 } pj_state;
 
-static inline uint8_t *put_utf8(uint8_t *o, unsigned cp) {
-    if (cp < 0x80) { *o++ = (uint8_t)cp; }
-    else if (cp < 0x800) {
-        *o++ = (uint8_t)(0xC0 | (cp >> 6));
-        *o++ = (uint8_t)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *o++ = (uint8_t)(0xE0 | (cp >> 12));
-        *o++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (uint8_t)(0x80 | (cp & 0x3F));
-    } else {
-        *o++ = (uint8_t)(0xF0 | (cp >> 18));
-        *o++ = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        *o++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (uint8_t)(0x80 | (cp & 0x3F));
-    }
-    return o;
-}
-
-/* Slow path of parse_str: the string starting at q0 (the opening quote) has an escape at p.
- * Decodes the whole string into the string buffer. */
-PJ_NOINLINE const uint8_t *parse_str_escaped(pj_state *st, const uint8_t *q0, const uint8_t *p,
-                                        pj_node *n) {
-    const uint8_t *s = q0 + 1;
-    if (!st->sb) {
-        /* decoding never grows a string, so the rest of the body bounds every decoded
-         * string from here on: no growth is ever needed */
-        size_t cap = (size_t)(st->end - q0);
-        st->sb = (char *)malloc(cap);
-        if (!st->sb) { st->err = E_NOMEM; return NULL; }
-        st->sb_cap = cap;
-    }
-    uint8_t *o0 = (uint8_t *)st->sb + st->sb_len, *o = o0;
-    memcpy(o, s, (size_t)(p - s));
-    o += p - s;
-    for (;;) {
-        uint8_t c = *p;
-        if (c == '"') break;
-        if (c == '\\') {
-            switch (p[1]) {
-            case '"':  *o++ = '"';  p += 2; break;
-            case '\\': *o++ = '\\'; p += 2; break;
-            case '/':  *o++ = '/';  p += 2; break;
-            case 'b':  *o++ = '\b'; p += 2; break;
-            case 'f':  *o++ = '\f'; p += 2; break;
-            case 'n':  *o++ = '\n'; p += 2; break;
-            case 'r':  *o++ = '\r'; p += 2; break;
-            case 't':  *o++ = '\t'; p += 2; break;
-            case 'u': {
-                int u = hex4(p + 2);
-                if (u < 0) {
-                    int i;
-                    for (i = 2; i < 6 && hexval(p[i]) >= 0; i++) {}
-                    st->err = (p + i >= st->end) ? E_UNTERM : E_ESCAPE;
-                    st->errpos = (size_t)((st->err == E_UNTERM ? q0 : p) - st->base);
-                    return NULL;
-                }
-                p += 6;
-                if (u >= 0xD800 && u <= 0xDBFF) {
-                    if (p[0] == '\\' && p[1] == 'u') {
-                        int l = hex4(p + 2);
-                        if (l >= 0xDC00 && l <= 0xDFFF) {
-                            o = put_utf8(o, 0x10000u + (((unsigned)u - 0xD800u) << 10)
-                                               + ((unsigned)l - 0xDC00u));
-                            p += 6;
-                            break;
-                        }
-                    }
-                    o = put_utf8(o, 0xFFFD);            /* lone high surrogate */
-                } else if (u >= 0xDC00 && u <= 0xDFFF) {
-                    o = put_utf8(o, 0xFFFD);            /* lone low surrogate */
-                } else {
-                    o = put_utf8(o, (unsigned)u);
-                }
-                break;
-            }
-            default:
-                if (p + 1 >= st->end) { st->err = E_UNTERM; st->errpos = (size_t)(q0 - st->base); }
-                else { st->err = E_ESCAPE; st->errpos = (size_t)(p - st->base); }
-                return NULL;
-            }
-        } else if (c >= 0x80) {
-            const uint8_t *r = utf8_seq(p);
-            if (!r) { st->err = E_UTF8; st->errpos = (size_t)(p - st->base); return NULL; }
-            while (p < r) *o++ = *p++;
-        } else {                                         /* < 0x20 */
-            if (p >= st->end) { st->err = E_UNTERM; st->errpos = (size_t)(q0 - st->base); }
-            else { st->err = E_CTRL; st->errpos = (size_t)(p - st->base); }
+/* p at a backslash inside the string whose opening quote is q0: the byte after the escape,
+ * or NULL (st->err set). */
+PJ_NOINLINE const uint8_t *check_escape(pj_state *st, const uint8_t *q0, const uint8_t *p) {
+    switch (p[1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        return p + 2;
+    case 'u':
+        if (hex4(p + 2) < 0) {
+            int i;
+            for (i = 2; i < 6 && hexval(p[i]) >= 0; i++) {}
+            st->err = (p + i >= st->end) ? E_UNTERM : E_ESCAPE;
+            st->errpos = (size_t)((st->err == E_UNTERM ? q0 : p) - st->base);
             return NULL;
         }
-        const uint8_t *r = scan_plain(p);
-        memcpy(o, p, (size_t)(r - p));
-        o += r - p;
-        p = r;
+        return p + 6;
+    default:
+        if (p + 1 >= st->end) { st->err = E_UNTERM; st->errpos = (size_t)(q0 - st->base); }
+        else { st->err = E_ESCAPE; st->errpos = (size_t)(p - st->base); }
+        return NULL;
     }
-    size_t len = (size_t)(o - o0);
-    n->type = PJ_STR;
-    n->flags = (uint8_t)(PJ_F_ESCAPED | numlit_flag(o0, len));
-    n->reserved = 0;
-    n->count = 0;
-    n->u.s.off = (uint32_t)st->sb_len;
-    n->u.s.len = (uint32_t)len;
-    st->sb_len += len;
-    return p + 1;
 }
 
-/* p at the opening quote; fills *n, returns the byte after the closing quote or NULL. */
-PJ_ALWAYS_INLINE const uint8_t *parse_str(pj_state *st, const uint8_t *p, pj_node *n) {
-    const uint8_t *q0 = p, *s = p + 1;
-    p = s;
+/* p at the opening quote: the byte after the closing quote, or NULL (st->err set); *esc set
+ * to 1 when the string holds an escape. */
+PJ_ALWAYS_INLINE const uint8_t *check_str(pj_state *st, const uint8_t *p, int *esc) {
+    const uint8_t *q0 = p;
+    p++;
     for (;;) {
         p = scan_plain(p);
         uint8_t c = *p;
-        if (c == '"') break;
+        if (c == '"') return p + 1;
         if (c >= 0x80) {
             const uint8_t *r = utf8_seq(p);
             if (!r) { st->err = E_UTF8; st->errpos = (size_t)(p - st->base); return NULL; }
             p = r;
             continue;
         }
-        if (c == '\\') return parse_str_escaped(st, q0, p, n);
+        if (c == '\\') {
+            *esc = 1;
+            p = check_escape(st, q0, p);
+            if (!p) return NULL;
+            continue;
+        }
         if (p >= st->end) { st->err = E_UNTERM; st->errpos = (size_t)(q0 - st->base); }
         else { st->err = E_CTRL; st->errpos = (size_t)(p - st->base); }
         return NULL;
     }
-    size_t len = (size_t)(p - s);
-    n->type = PJ_STR;
-    n->flags = numlit_flag(s, len);
-    n->reserved = 0;
-    n->count = 0;
-    n->u.s.off = (uint32_t)(s - st->base);
-    n->u.s.len = (uint32_t)len;
-    return p + 1;
+}
+
+/* the root-index stack starts in a local array and moves to the heap when it fills up */
+static int grow_tmp(uint32_t **tmp, uint32_t *local, size_t *cap) {
+    size_t nc = *cap * 2;
+    uint32_t *np;
+    if (nc > SIZE_MAX / sizeof *np) return -1;
+    if (*tmp == local) {
+        np = (uint32_t *)malloc(nc * sizeof *np);
+        if (!np) return -1;
+        memcpy(np, local, *cap * sizeof *np);
+    } else {
+        np = (uint32_t *)realloc(*tmp, nc * sizeof *np);
+        if (!np) return -1;
+    }
+    *tmp = np;
+    *cap = nc;
+    return 0;
+}
+
+int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t errlen) {
+    char *t;
+    if (len > (size_t)INT32_MAX || !(t = (char *)malloc(len + PJ_PAD)))
+        return pj_parse_owned(doc, NULL, len, errbuf, errlen);
+    if (len) memcpy(t, text, len);
+    return pj_parse_owned(doc, t, len, errbuf, errlen);
+}
+
+int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t errlen) {
+    pj_state st;
+    uint32_t rec_local[PJ_TMP_LOCAL];
+    uint32_t *rec = rec_local;              /* the root container's index, as it is found */
+    size_t rcap = PJ_TMP_LOCAL;
+    uint32_t nr = 0;
+    uint8_t stk[PJ_MAX_DEPTH];              /* 1: an object is open at this depth */
+    int depth = 0, cur_obj = 0;
+    const uint8_t *p;
+    unsigned errch = 0;
+    int rc;
+
+    memset(doc, 0, sizeof *doc);
+    if (errbuf && errlen) errbuf[0] = '\0';
+    st.err = E_OK; st.errpos = 0;
+
+    if (len > (size_t)INT32_MAX) { free(text); st.err = E_TOOLARGE; goto fail; }
+    if (!text) { st.err = E_NOMEM; goto fail; }
+    memset(text + len, 0, PJ_PAD);
+    doc->text = text;
+    doc->len = len;
+    st.base = (const uint8_t *)text;
+    st.end = st.base + len;
+    p = st.base;
+    SKIP_WS(p);
+    if (p == st.end) { st.err = E_EMPTY; goto fail; }
+    doc->root = (pj_val)(p - st.base);
+
+#define RECORD(x) \
+    do { if (nr == rcap && grow_tmp(&rec, rec_local, &rcap)) { st.err = E_NOMEM; goto fail; } \
+         rec[nr++] = (x); } while (0)
+
+value:                                   /* p at the first byte of a value (not whitespace) */
+    switch (*p) {
+    case '{':
+    case '[':
+        if (depth == PJ_MAX_DEPTH) { st.err = E_DEPTH; st.errpos = (size_t)(p - st.base); goto fail; }
+        cur_obj = (*p == '{');
+        stk[depth++] = (uint8_t)cur_obj;
+        p++;
+        SKIP_WS(p);
+        if (*p == (cur_obj ? '}' : ']')) { p++; goto close; }
+        if (cur_obj) {
+            if (*p != '"') goto bad_char;
+            goto key;
+        }
+        if (depth == 1) RECORD((uint32_t)(p - st.base));
+        goto value;
+    case '"': {
+        int esc = 0;
+        p = check_str(&st, p, &esc);
+        if (!p) goto fail;
+        goto after_value;
+    }
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': {
+        const uint8_t *start = p;
+        if (*p == '-') p++;
+        if (*p == '0') p++;
+        else if ((unsigned)(*p - '1') < 9u) { do p++; while (is_digit(*p)); }
+        else goto bad_number;
+        if (*p == '.') {
+            p++;
+            if (!is_digit(*p)) goto bad_number;
+            do p++; while (is_digit(*p));
+        }
+        if ((*p | 0x20) == 'e') {
+            p++;
+            if (*p == '+' || *p == '-') p++;
+            if (!is_digit(*p)) goto bad_number;
+            do p++; while (is_digit(*p));
+        }
+        if (num_byte[*p]) goto bad_number;
+        goto after_value;
+    bad_number:
+        st.err = E_NUMBER;
+        st.errpos = (size_t)(start - st.base);
+        goto fail;
+    }
+    case 't':
+        if (memcmp(p, "true", 4)) goto bad_literal;
+        p += 4; goto after_value;
+    case 'f':
+        if (memcmp(p, "false", 5)) goto bad_literal;
+        p += 5; goto after_value;
+    case 'n':
+        if (memcmp(p, "null", 4)) goto bad_literal;
+        p += 4; goto after_value;
+    default:
+        goto bad_char;
+    }
+
+key:                                     /* p at the opening quote of a member key */
+    {
+        const uint8_t *k = p;
+        int esc = 0;
+        p = check_str(&st, p, &esc);
+        if (!p) goto fail;
+        if (depth == 1) RECORD((uint32_t)(k - st.base) | (esc ? PJ_KEY_ESC : 0));
+    }
+    SKIP_WS(p);
+    if (*p != ':') goto bad_char;
+    p++;
+    SKIP_WS(p);
+    goto value;
+
+after_value:
+    if (depth == 0) goto done;
+    SKIP_WS(p);
+    if (*p == ',') {
+        p++;
+        SKIP_WS(p);
+        if (cur_obj) {
+            if (*p != '"') goto bad_char;
+            goto key;
+        }
+        if (depth == 1) RECORD((uint32_t)(p - st.base));
+        goto value;
+    }
+    if (*p != (cur_obj ? '}' : ']')) goto bad_char;
+    p++;
+
+close:                                   /* a container closed (p already past it) */
+    depth--;
+    if (depth) cur_obj = stk[depth - 1];
+    goto after_value;
+
+done:
+    SKIP_WS(p);
+    if (p != st.end) { st.err = E_TRAILING; st.errpos = (size_t)(p - st.base); goto fail; }
+    if (nr) {
+        /* the root index goes after the body and its padding, in the same block */
+        size_t off = (len + PJ_PAD + 3) & ~(size_t)3;
+        char *nt = (char *)realloc(doc->text, off + (size_t)nr * sizeof *rec);
+        if (!nt) { st.err = E_NOMEM; goto fail; }
+        doc->text = nt;
+        doc->root_idx = (uint32_t *)(void *)(nt + off);
+        memcpy(doc->root_idx, rec, (size_t)nr * sizeof *rec);
+        doc->n_root = nr;
+    }
+    if (rec != rec_local) free(rec);
+    return 0;
+
+bad_literal:
+    {
+        const char *lit = (*p == 't') ? "true" : (*p == 'f') ? "false" : "null";
+        const uint8_t *q = p;
+        while (*q == (uint8_t)lit[q - p]) q++;
+        p = q;
+    }
+    /* fall through */
+bad_char:
+    if (p >= st.end) { st.err = E_EOF; st.errpos = len; }
+    else { st.err = E_CHAR; st.errpos = (size_t)(p - st.base); errch = *p; }
+    /* fall through */
+fail:
+    rc = (st.err == E_NOMEM) ? -2 : -1;
+    pj_format_error(errbuf, errlen, st.err, st.errpos, errch);
+    if (rec != rec_local) free(rec);
+    free(doc->text);
+    memset(doc, 0, sizeof *doc);
+    return rc;
+#undef RECORD
+}
+
+void pj_free(pj_doc *doc) {
+    if (!doc) return;
+    free(doc->text);
+    memset(doc, 0, sizeof *doc);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -371,385 +560,348 @@ int pj_format_double(double d, char out[32]) {
     return n;
 }
 
-/* strtod in the "C" locale; start is a validated JSON number followed by a byte that cannot
- * extend it. Returns 0, or -1 if the locale object could not be created. */
-static int pj_strtod(const uint8_t *start, double *out) {
-    pthread_once(&pj_locale_once, pj_locale_init);
-    if (pj_c_locale == (locale_t)0) return -1;
-    int saved = errno;
-    *out = strtod_l((const char *)start, NULL, pj_c_locale);
-    errno = saved;
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* growth helpers                                                                      */
-
-static int grow(void **ptr, size_t *cap, size_t elsz, size_t need) {
-    size_t nc = *cap ? *cap * 2 : 16;
-    if (nc < need) nc = need;
-    if (nc > SIZE_MAX / elsz) return -1;
-    void *np = realloc(*ptr, nc * elsz);
-    if (!np) return -1;
-    *ptr = np;
-    *cap = nc;
-    return 0;
-}
-
-/* the child-index stack starts in a local array and moves to the heap when it fills up */
-static int grow_tmp(uint32_t **tmp, uint32_t *local, size_t *cap) {
-    size_t nc = *cap * 2;
-    uint32_t *np;
-    if (nc > SIZE_MAX / sizeof *np) return -1;
-    if (*tmp == local) {
-        np = (uint32_t *)malloc(nc * sizeof *np);
-        if (!np) return -1;
-        memcpy(np, local, *cap * sizeof *np);
-    } else {
-        np = (uint32_t *)realloc(*tmp, nc * sizeof *np);
-        if (!np) return -1;
+/* Scans the validated number literal at p: PJ_INT with *i, or PJ_DBL with *d unless d is NULL
+ * (then only the type is found); -1 if no "C" locale could be made. */
+static int read_number(const uint8_t *p, int64_t *i, double *d) {
+    const uint8_t *start = p;
+    int neg = 0, isint = 1;
+    uint64_t m = 0;
+    unsigned nd = 0;                     /* significant digits seen (saturating use) */
+    int64_t nfrac = 0, ex = 0;
+    if (*p == '-') { neg = 1; p++; }
+    if (*p == '0') { p++; nd = 1; }
+    else { do { m = m * 10 + (unsigned)(*p - '0'); nd++; p++; } while (is_digit(*p)); }
+    if (*p == '.') {
+        isint = 0;
+        p++;
+        do { m = m * 10 + (unsigned)(*p - '0'); nd++; nfrac++; p++; } while (is_digit(*p));
     }
-    *tmp = np;
-    *cap = nc;
-    return 0;
+    if ((*p | 0x20) == 'e') {
+        int eneg = 0;
+        isint = 0;
+        p++;
+        if (*p == '+' || *p == '-') { eneg = (*p == '-'); p++; }
+        do { if (ex < 100000000) ex = ex * 10 + (*p - '0'); p++; } while (is_digit(*p));
+        if (eneg) ex = -ex;
+    }
+    if (isint && (nd <= 18 || (nd == 19 && m <= (uint64_t)INT64_MAX + (uint64_t)neg))) {
+        if (!neg) *i = (int64_t)m;
+        else if (m == (uint64_t)INT64_MAX + 1u) *i = INT64_MIN;
+        else *i = -(int64_t)m;
+        return PJ_INT;
+    }
+    if (!d) return PJ_DBL;
+#ifdef PJ_FAST_DOUBLE
+    {
+        int64_t e10 = ex - nfrac;
+        if (nd <= 19 && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+            double x = (double)m;
+            if (e10 >= 0) x *= pj_pow10[e10];
+            else x /= pj_pow10[-e10];
+            *d = neg ? -x : x;
+            return PJ_DBL;
+        }
+    }
+#endif
+    {
+        /* strtod_l stops at the byte after the literal, which cannot extend it */
+        int saved = errno;
+        pthread_once(&pj_locale_once, pj_locale_init);
+        if (pj_c_locale == (locale_t)0) return -1;
+        *d = strtod_l((const char *)start, NULL, pj_c_locale);
+        errno = saved;
+    }
+    return PJ_DBL;
+}
+
+int pj_num(const pj_doc *doc, pj_val v, int64_t *i, double *d) {
+    uint8_t c = (uint8_t)doc->text[v];
+    int64_t dummy;
+    if (c != '-' && !is_digit(c)) return -1;
+    return read_number((const uint8_t *)doc->text + v, i ? i : &dummy, d);
+}
+
+int pj_type(const pj_doc *doc, pj_val v) {
+    int64_t i;
+    switch (doc->text[v]) {
+    case 'n': return PJ_NULL;
+    case 'f': return PJ_FALSE;
+    case 't': return PJ_TRUE;
+    case '"': return PJ_STR;
+    case '[': return PJ_ARR;
+    case '{': return PJ_OBJ;
+    default: return read_number((const uint8_t *)doc->text + v, &i, NULL);
+    }
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* the parser                                                                          */
+/* strings                                                                             */
 
-#define SKIP_WS(p) \
-    while (*(p) <= ' ' && (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t')) (p)++
-
-int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t errlen) {
-    char *t;
-    if (len > (size_t)INT32_MAX || !(t = (char *)malloc(len + PJ_PAD)))
-        return pj_parse_owned(doc, NULL, len, errbuf, errlen);
-    if (len) memcpy(t, text, len);
-    return pj_parse_owned(doc, t, len, errbuf, errlen);
+static inline uint8_t *put_utf8(uint8_t *o, unsigned cp) {
+    if (cp < 0x80) { *o++ = (uint8_t)cp; }
+    else if (cp < 0x800) {
+        *o++ = (uint8_t)(0xC0 | (cp >> 6));
+        *o++ = (uint8_t)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (uint8_t)(0xE0 | (cp >> 12));
+        *o++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (uint8_t)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (uint8_t)(0xF0 | (cp >> 18));
+        *o++ = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (uint8_t)(0x80 | (cp & 0x3F));
+    }
+    return o;
 }
 
-int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t errlen) {
-    pj_state st;
-    pj_node *nodes = NULL;
-    uint32_t *kids = NULL;
-    uint32_t tmp_local[PJ_TMP_LOCAL];
-    uint32_t *tmp = tmp_local;
-    size_t ncap, kcap, tcap = PJ_TMP_LOCAL;
-    uint32_t nn = 0, nk = 0, nt = 0;                 /* nodes, kids, tmp entries used */
-    uint32_t stk[PJ_MAX_DEPTH];
-    int depth = 0, cur_obj = 0;
-    uint32_t cur = 0;
-    const uint8_t *p;
-    unsigned errch = 0;
-    int rc;
+size_t pj_unescape(const char *raw, size_t rawlen, char *out) {
+    const uint8_t *p = (const uint8_t *)raw, *e = p + rawlen;
+    uint8_t *o = (uint8_t *)out;
+    while (p < e) {
+        const uint8_t *bs = (const uint8_t *)memchr(p, '\\', (size_t)(e - p));
+        size_t n = (size_t)((bs ? bs : e) - p);
+        memcpy(o, p, n);
+        o += n;
+        p += n;
+        if (!bs) break;
+        switch (p[1]) {
+        case 'b': *o++ = '\b'; p += 2; break;
+        case 'f': *o++ = '\f'; p += 2; break;
+        case 'n': *o++ = '\n'; p += 2; break;
+        case 'r': *o++ = '\r'; p += 2; break;
+        case 't': *o++ = '\t'; p += 2; break;
+        case 'u': {
+            int u = hex4(p + 2);
+            p += 6;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (p + 6 <= e && p[0] == '\\' && p[1] == 'u') {
+                    int l = hex4(p + 2);
+                    if (l >= 0xDC00 && l <= 0xDFFF) {
+                        o = put_utf8(o, 0x10000u + (((unsigned)u - 0xD800u) << 10) + ((unsigned)l - 0xDC00u));
+                        p += 6;
+                        break;
+                    }
+                }
+                o = put_utf8(o, 0xFFFD);            /* lone high surrogate */
+            } else if (u >= 0xDC00 && u <= 0xDFFF) {
+                o = put_utf8(o, 0xFFFD);            /* lone low surrogate */
+            } else {
+                o = put_utf8(o, (unsigned)u);
+            }
+            break;
+        }
+        default: *o++ = p[1]; p += 2; break;        /* " \ / */
+        }
+    }
+    return (size_t)(o - (uint8_t *)out);
+}
 
-    memset(doc, 0, sizeof *doc);
-    if (errbuf && errlen) errbuf[0] = '\0';
-    st.sb = NULL; st.sb_len = 0; st.sb_cap = 0; st.err = E_OK; st.errpos = 0;
+int pj_str_raw(const pj_doc *doc, pj_val v, const char **raw, size_t *rawlen) {
+    const uint8_t *s = (const uint8_t *)doc->text + v + 1, *p = s;
+    int esc = 0;
+    for (;;) {
+        p = scan_qb(p);
+        if (*p == '"') break;
+        esc = 1;
+        p += 2;
+    }
+    *raw = (const char *)s;
+    *rawlen = (size_t)(p - s);
+    return esc;
+}
 
-    if (len > (size_t)INT32_MAX) { free(text); st.err = E_TOOLARGE; goto fail; }
-    if (!text) { st.err = E_NOMEM; goto fail; }
-    memset(text + len, 0, PJ_PAD);
-    doc->text = text;
-    doc->len = len;
-    st.base = (const uint8_t *)text;
-    st.end = st.base + len;
-    p = st.base;
+const char *pj_str(const pj_doc *doc, pj_val v, size_t *len, char **heap) {
+    const char *raw;
+    size_t rawlen;
+    *heap = NULL;
+    *len = 0;
+    if (doc->text[v] != '"') return NULL;
+    if (!pj_str_raw(doc, v, &raw, &rawlen)) {
+        *len = rawlen;
+        return raw;
+    }
+    if (!(*heap = (char *)malloc(rawlen + 1))) return NULL;
+    *len = pj_unescape(raw, rawlen, *heap);
+    (*heap)[*len] = 0;
+    return *heap;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* containers                                                                          */
+
+pj_val pj_end(const pj_doc *doc, pj_val v) {
+    return (pj_val)(skip_value((const uint8_t *)doc->text + v) - (const uint8_t *)doc->text);
+}
+
+pj_val pj_member_value(const pj_doc *doc, uint32_t k) {
+    int esc = 0;
+    const uint8_t *p = skip_str((const uint8_t *)doc->text + (k & ~PJ_KEY_ESC), &esc);
     SKIP_WS(p);
-    if (p == st.end) { st.err = E_EMPTY; goto fail; }
+    p++;                                            /* ':' */
+    SKIP_WS(p);
+    return (pj_val)(p - (const uint8_t *)doc->text);
+}
 
-    /* every node takes at least 2 bytes of input, bar the last: n_nodes <= len/2 + 1 */
-    ncap = len / 8 + 16;
-    if (ncap > len / 2 + 2) ncap = len / 2 + 2;
-    kcap = ncap;
-    nodes = (pj_node *)malloc(ncap * sizeof *nodes);
-    if (!nodes) { st.err = E_NOMEM; goto fail; }
-    kids = (uint32_t *)malloc(kcap * sizeof *kids);
-    if (!kids) { st.err = E_NOMEM; goto fail; }
-
-#define ENSURE_NODE() \
-    do { if (nn == ncap && grow((void **)&nodes, &ncap, sizeof *nodes, (size_t)nn + 1)) \
-             { st.err = E_NOMEM; goto fail; } } while (0)
-#define PUSH_KID(idx) \
-    do { if (nt == tcap && grow_tmp(&tmp, tmp_local, &tcap)) { st.err = E_NOMEM; goto fail; } \
-         tmp[nt++] = (idx); } while (0)
-
-value:                                   /* p at the first byte of a value (not whitespace) */
-    ENSURE_NODE();
-    {
-        pj_node *n = &nodes[nn];
-        switch (*p) {
-        case '{':
-        case '[':
-            if (depth == PJ_MAX_DEPTH) { st.err = E_DEPTH; st.errpos = (size_t)(p - st.base); goto fail; }
-            cur_obj = (*p == '{');
-            n->type = cur_obj ? PJ_OBJ : PJ_ARR;
-            n->flags = 0;
-            n->reserved = 0;
-            n->count = 0;
-            n->u.c.kids = nt;                    /* while open: base of its children in tmp */
-            n->u.c.start = (uint32_t)(p - st.base);   /* its first byte, for pj_span */
-            cur = nn++;
-            stk[depth++] = cur;
+/* Walks container v; with out, writes its index (see pj_index). Returns the count. */
+static uint32_t walk(const pj_doc *doc, pj_val v, uint32_t *out) {
+    const uint8_t *t = (const uint8_t *)doc->text, *p = t + v;
+    int in_obj = (*p == '{');
+    uint32_t n = 0;
+    if (!in_obj && *p != '[') return 0;
+    p++;
+    SKIP_WS(p);
+    if (*p == '}' || *p == ']') return 0;
+    for (;;) {
+        if (in_obj) {
+            const uint8_t *k = p;
+            int esc = 0;
+            p = skip_str(p, &esc);
+            if (out) out[n] = (uint32_t)(k - t) | (esc ? PJ_KEY_ESC : 0);
+            SKIP_WS(p);
             p++;
             SKIP_WS(p);
-            if (*p == (cur_obj ? '}' : ']')) { p++; goto close; }
-            if (cur_obj) {
-                if (*p != '"') goto bad_char;
-                goto key;
-            }
-            PUSH_KID(nn);
-            goto value;
-        case '"':
-            p = parse_str(&st, p, n);
-            if (!p) goto fail;
-            nn++;
-            goto after_value;
-        case '-': case '0': case '1': case '2': case '3': case '4':
-        case '5': case '6': case '7': case '8': case '9': {
-            const uint8_t *start = p;
-            int neg = 0, isint = 1;
-            uint64_t m = 0;
-            unsigned nd = 0;                     /* significant digits seen (saturating use) */
-            int64_t nfrac = 0, ex = 0;
-            if (*p == '-') { neg = 1; p++; }
-            if (*p == '0') { p++; nd = 1; }
-            else if ((unsigned)(*p - '1') < 9u) {
-                do { m = m * 10 + (unsigned)(*p - '0'); nd++; p++; } while (is_digit(*p));
-            } else goto bad_number;
-            if (*p == '.') {
-                isint = 0;
-                p++;
-                if (!is_digit(*p)) goto bad_number;
-                do { m = m * 10 + (unsigned)(*p - '0'); nd++; nfrac++; p++; } while (is_digit(*p));
-            }
-            if ((*p | 0x20) == 'e') {
-                int eneg = 0;
-                isint = 0;
-                p++;
-                if (*p == '+' || *p == '-') { eneg = (*p == '-'); p++; }
-                if (!is_digit(*p)) goto bad_number;
-                do { if (ex < 100000000) ex = ex * 10 + (*p - '0'); p++; } while (is_digit(*p));
-                if (eneg) ex = -ex;
-            }
-            {
-                uint8_t c = *p;
-                if (is_digit(c) || c == '.' || (c | 0x20) == 'e' || c == '+' || c == '-')
-                    goto bad_number;
-            }
-            n->flags = 0;
-            n->reserved = 0;
-            n->count = 0;
-            if (isint && (nd <= 18 || (nd == 19 && m <= (uint64_t)INT64_MAX + (uint64_t)neg))) {
-                n->type = PJ_INT;
-                if (!neg) n->u.i = (int64_t)m;
-                else if (m == (uint64_t)INT64_MAX + 1u) n->u.i = INT64_MIN;
-                else n->u.i = -(int64_t)m;
-            } else {
-                double d;
-                n->type = PJ_DBL;
-#ifdef PJ_FAST_DOUBLE
-                int64_t e10 = ex - nfrac;
-                if (nd <= 19 && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
-                    d = (double)m;
-                    if (e10 >= 0) d *= pj_pow10[e10];
-                    else d /= pj_pow10[-e10];
-                    if (neg) d = -d;
-                } else
-#endif
-                if (pj_strtod(start, &d)) { st.err = E_NOMEM; goto fail; }
-                n->u.d = d;
-            }
-            nn++;
-            goto after_value;
-        bad_number:
-            st.err = E_NUMBER;
-            st.errpos = (size_t)(start - st.base);
-            goto fail;
+        } else if (out) {
+            out[n] = (uint32_t)(p - t);
         }
-        case 't':
-            if (memcmp(p, "true", 4)) goto bad_literal;
-            n->type = PJ_TRUE; p += 4; goto scalar;
-        case 'f':
-            if (memcmp(p, "false", 5)) goto bad_literal;
-            n->type = PJ_FALSE; p += 5; goto scalar;
-        case 'n':
-            if (memcmp(p, "null", 4)) goto bad_literal;
-            n->type = PJ_NULL; p += 4; goto scalar;
-        default:
-            goto bad_char;
-        }
-    scalar:
-        n->flags = 0;
-        n->reserved = 0;
-        n->count = 0;
-        n->u.i = 0;
-        nn++;
-        goto after_value;
-    }
-
-key:                                     /* p at the opening quote of a member key */
-    ENSURE_NODE();
-    PUSH_KID(nn);
-    p = parse_str(&st, p, &nodes[nn]);
-    if (!p) goto fail;
-    nn++;
-    SKIP_WS(p);
-    if (*p != ':') goto bad_char;
-    p++;
-    SKIP_WS(p);
-    goto value;
-
-after_value:
-    if (depth == 0) goto done;
-    SKIP_WS(p);
-    if (*p == ',') {
+        n++;
+        p = skip_value(p);
+        SKIP_WS(p);
+        if (*p != ',') return n;
         p++;
         SKIP_WS(p);
-        if (cur_obj) {
-            if (*p != '"') goto bad_char;
-            goto key;
-        }
-        PUSH_KID(nn);
-        goto value;
     }
-    if (*p != (cur_obj ? '}' : ']')) goto bad_char;
-    p++;
-
-close:                                   /* close container `cur` (p already past it) */
-    {
-        pj_node *c = &nodes[cur];
-        uint32_t base = c->u.c.kids, cnt = nt - base;
-        if ((size_t)nk + cnt > kcap) {
-            if (grow((void **)&kids, &kcap, sizeof *kids, (size_t)nk + cnt)) {
-                st.err = E_NOMEM; goto fail;
-            }
-        }
-        if (cnt) memcpy(kids + nk, tmp + base, (size_t)cnt * sizeof *kids);
-        c->count = cnt;
-        c->u.c.kids = nk;
-        nk += cnt;
-        nt = base;
-        depth--;
-        if (depth) {
-            cur = stk[depth - 1];
-            cur_obj = (nodes[cur].type == PJ_OBJ);
-        }
-        goto after_value;
-    }
-
-done:
-    SKIP_WS(p);
-    if (p != st.end) { st.err = E_TRAILING; st.errpos = (size_t)(p - st.base); goto fail; }
-    if (tmp != tmp_local) free(tmp);
-    /* a document may be held for long (thousands of heat pumps): give back what the
-     * estimates over-allocated; shrinking in place is cheap */
-    if (st.sb && st.sb_cap > st.sb_len + 64) {
-        char *nb = (char *)realloc(st.sb, st.sb_len ? st.sb_len : 1);
-        if (nb) st.sb = nb;
-    }
-    if (ncap > (size_t)nn + nn / 8 + 8) {
-        pj_node *nb = (pj_node *)realloc(nodes, (nn ? nn : 1) * sizeof *nodes);
-        if (nb) nodes = nb;
-    }
-    if (kcap > (size_t)nk + nk / 8 + 8) {
-        uint32_t *kb = (uint32_t *)realloc(kids, (nk ? nk : 1) * sizeof *kids);
-        if (kb) kids = kb;
-    }
-    doc->strbuf = st.sb;
-    doc->strbuf_len = st.sb_len;
-    doc->nodes = nodes;
-    doc->n_nodes = nn;
-    doc->kids = kids;
-    doc->n_kids = nk;
-    return 0;
-
-bad_literal:
-    {
-        const char *lit = (*p == 't') ? "true" : (*p == 'f') ? "false" : "null";
-        const uint8_t *q = p;
-        while (*q == (uint8_t)lit[q - p]) q++;
-        p = q;
-    }
-    /* fall through */
-bad_char:
-    if (p >= st.end) { st.err = E_EOF; st.errpos = len; }
-    else { st.err = E_CHAR; st.errpos = (size_t)(p - st.base); errch = *p; }
-    /* fall through */
-fail:
-    rc = (st.err == E_NOMEM) ? -2 : -1;
-    pj_format_error(errbuf, errlen, st.err, st.errpos, errch);
-    if (tmp != tmp_local) free(tmp);
-    free(nodes);
-    free(kids);
-    free(st.sb);
-    free(doc->text);
-    memset(doc, 0, sizeof *doc);
-    return rc;
-#undef ENSURE_NODE
-#undef PUSH_KID
 }
 
-/* ---------------------------------------------------------------------------------- */
-/* accessors                                                                           */
+uint32_t pj_count(const pj_doc *doc, pj_val v) {
+    char c = doc->text[v];
+    if (c != '{' && c != '[') return 0;
+    return v == doc->root ? doc->n_root : walk(doc, v, NULL);
+}
 
-uint32_t pj_obj_get(const pj_doc *doc, uint32_t obj, const char *key, size_t klen) {
-    const pj_node *o, *nodes;
-    const uint32_t *k;
-    uint32_t i;
-    if (obj >= doc->n_nodes) return PJ_NONE;
-    nodes = doc->nodes;
-    o = &nodes[obj];
-    if (o->type != PJ_OBJ || klen > UINT32_MAX) return PJ_NONE;
-    k = doc->kids + o->u.c.kids;
-    for (i = o->count; i-- > 0;) {                 /* backwards: the last duplicate wins */
-        const pj_node *kn = &nodes[k[i]];
-        if (kn->u.s.len == (uint32_t)klen) {
-            const char *s = ((kn->flags & PJ_F_ESCAPED) ? doc->strbuf : doc->text) + kn->u.s.off;
-            if (klen == 0 || memcmp(s, key, klen) == 0) return k[i] + 1;
-        }
+uint32_t pj_index(const pj_doc *doc, pj_val v, uint32_t *out) {
+    char c = doc->text[v];
+    if (c != '{' && c != '[') return 0;
+    if (v == doc->root) {
+        if (doc->n_root) memcpy(out, doc->root_idx, (size_t)doc->n_root * sizeof *out);
+        return doc->n_root;
     }
+    return walk(doc, v, out);
+}
+
+pj_val pj_first(const pj_doc *doc, pj_val c) {
+    const uint8_t *t = (const uint8_t *)doc->text, *p = t + c;
+    if (*p != '{' && *p != '[') return PJ_NONE;
+    p++;
+    SKIP_WS(p);
+    if (*p == '}' || *p == ']') return PJ_NONE;
+    return (pj_val)(p - t);
+}
+
+pj_val pj_next(const pj_doc *doc, pj_val cur, int in_object) {
+    const uint8_t *t = (const uint8_t *)doc->text, *p = t + cur;
+    if (in_object) {
+        int esc = 0;
+        p = skip_str(p, &esc);
+        SKIP_WS(p);
+        p++;
+        SKIP_WS(p);
+    }
+    p = skip_value(p);
+    SKIP_WS(p);
+    if (*p != ',') return PJ_NONE;
+    p++;
+    SKIP_WS(p);
+    return (pj_val)(p - t);
+}
+
+/* 1 if the escaped key at k (its opening quote) decodes to key[0..klen) */
+PJ_NOINLINE int esc_key_equals(const pj_doc *doc, uint32_t k, const char *key, size_t klen) {
+    const char *raw;
+    size_t rawlen, n;
+    char local[256], *buf = local;
+    int eq;
+    pj_str_raw(doc, k, &raw, &rawlen);
+    if (klen > rawlen) return 0;                    /* decoding never grows a string */
+    if (rawlen > sizeof local && !(buf = (char *)malloc(rawlen))) return 0;
+    n = pj_unescape(raw, rawlen, buf);
+    eq = n == klen && memcmp(buf, key, klen) == 0;
+    if (buf != local) free(buf);
+    return eq;
+}
+
+/* 1 when key[0..klen) can be a key written without escapes (no quote, no backslash) */
+static inline int plain_key(const char *key, size_t klen) {
+    size_t j;
+    for (j = 0; j < klen; j++)
+        if (key[j] == '"' || key[j] == '\\') return 0;
+    return 1;
+}
+
+static inline int key_equals(const pj_doc *doc, uint32_t e, const char *key, size_t klen, int plain) {
+    if (e & PJ_KEY_ESC) return esc_key_equals(doc, e & ~PJ_KEY_ESC, key, klen);
+    if (plain) {
+        size_t o = (size_t)e + 1;
+        return o + klen < doc->len && doc->text[o + klen] == '"' &&
+               (klen == 0 || memcmp(doc->text + o, key, klen) == 0);
+    }
+    return 0;
+}
+
+pj_val pj_index_find(const pj_doc *doc, const uint32_t *idx, uint32_t n, const char *key, size_t klen) {
+    int plain = plain_key(key, klen);
+    uint32_t i;
+    for (i = n; i-- > 0;)                          /* backwards: the last duplicate wins */
+        if (key_equals(doc, idx[i], key, klen, plain)) return pj_member_value(doc, idx[i]);
     return PJ_NONE;
 }
 
-void pj_free(pj_doc *doc) {
-    if (!doc) return;
-    free(doc->text);
-    free(doc->strbuf);
-    free(doc->nodes);
-    free(doc->kids);
-    memset(doc, 0, sizeof *doc);
-}
-
-/* The end (one past the last byte) of the array or object whose bracket is text[i]: a scan
- * that counts brackets outside strings. Only called on a document pj_parse accepted. */
-static size_t container_end(const char *text, size_t len, size_t i) {
-    int depth = 0;
-    for (; i < len; i++) {
-        char ch = text[i];
-        if (ch == '"') {
-            for (i++; i < len && text[i] != '"'; i++)
-                if (text[i] == '\\')
-                    i++;        /* an escaped byte, a quote among them */
-        } else if (ch == '[' || ch == '{') {
-            depth++;
-        } else if ((ch == ']' || ch == '}') && --depth == 0) {
-            return i + 1;
-        }
+pj_val pj_obj_get(const pj_doc *doc, pj_val obj, const char *key, size_t klen) {
+    const uint8_t *t = (const uint8_t *)doc->text, *p;
+    pj_val found = PJ_NONE;
+    int plain;
+    if (doc->text[obj] != '{') return PJ_NONE;
+    if (obj == doc->root) return pj_index_find(doc, doc->root_idx, doc->n_root, key, klen);
+    plain = plain_key(key, klen);
+    p = t + obj + 1;
+    SKIP_WS(p);
+    if (*p == '}') return PJ_NONE;
+    for (;;) {
+        const uint8_t *k = p;
+        int esc = 0;
+        p = skip_str(p, &esc);
+        SKIP_WS(p);
+        p++;
+        SKIP_WS(p);
+        if (key_equals(doc, (uint32_t)(k - t) | (esc ? PJ_KEY_ESC : 0), key, klen, plain))
+            found = (pj_val)(p - t);
+        p = skip_value(p);
+        SKIP_WS(p);
+        if (*p != ',') return found;
+        p++;
+        SKIP_WS(p);
     }
-    return len;
 }
 
-void pj_span(const pj_doc *doc, uint32_t n, size_t *start, size_t *len) {
-    const pj_node *nd = &doc->nodes[n];
-    if (n == 0) {
+pj_val pj_arr_get(const pj_doc *doc, pj_val arr, uint32_t i) {
+    pj_val e;
+    if (doc->text[arr] != '[') return PJ_NONE;
+    if (arr == doc->root) return i < doc->n_root ? doc->root_idx[i] : PJ_NONE;
+    for (e = pj_first(doc, arr); e != PJ_NONE && i > 0; i--)
+        e = pj_next(doc, e, 0);
+    return e;
+}
+
+void pj_span(const pj_doc *doc, pj_val v, size_t *start, size_t *len) {
+    char c = doc->text[v];
+    if (v == doc->root) {
         *start = 0;
         *len = doc->len;
-    } else if (nd->type == PJ_ARR || nd->type == PJ_OBJ) {
-        *start = nd->u.c.start;
-        *len = container_end(doc->text, doc->len, nd->u.c.start) - nd->u.c.start;
+    } else if (c == '[' || c == '{') {
+        *start = v;
+        *len = pj_end(doc, v) - v;
     } else {
-        *start = 0;     /* scalars are never views: no span is recorded for them */
+        *start = 0;     /* scalars are never views: no span for them */
         *len = 0;
     }
 }

@@ -1,14 +1,16 @@
 /*
- * json.h: a strict RFC 8259 JSON parser that turns a body into a flat, immutable
- * document ("tape") which the lazy Lua objects read from.
+ * json.h: a strict RFC 8259 JSON validator whose document is the text itself.
  *
- * Design (see DESIGN.md): the body is parsed once, non-recursively (explicit stack), into
- * an array of 16-byte nodes in document order. Containers know their children through a
- * contiguous slice of doc->kids, so element k of an array or member k of an object is O(1).
- * Strings without escapes point into the owned copy of the body; strings with escapes
- * are decoded once into doc->strbuf. Numbers are converted at parse time: a literal with
- * no fraction and no exponent that fits int64 is PJ_INT, everything else is PJ_DBL via a
- * locale-independent strtod (so the double is exactly strtod's).
+ * Design (see DESIGN.md, "Compact documents"): the body is validated once, completely and
+ * without recursion, at parse time; what is kept is the body (for raw(), byte for byte), PJ_PAD
+ * zero bytes, and the index of the root container (one uint32 per member or element), all in
+ * ONE allocation. A value is named by the offset of its first byte in the text (pj_val); its
+ * type is its first byte. Nothing else is stored: a nested container is indexed when it is
+ * read (pj_index), a string is unescaped when it is read (pj_str, pj_unescape), a number is
+ * converted when it is read (pj_num: an integer literal that fits int64 is PJ_INT, everything
+ * else a double exactly as a "C"-locale strtod gives it).
+ *
+ * Readers trust the text: they are only ever called on a document pj_parse accepted.
  */
 #ifndef PODERO_JSON_H
 #define PODERO_JSON_H
@@ -17,47 +19,23 @@
 #include <stdint.h>
 
 #define PJ_MAX_DEPTH 512          /* deeper nesting is a parse error ("nested too deeply") */
-#define PJ_NONE UINT32_MAX        /* "no such node" */
+#define PJ_NONE UINT32_MAX        /* "no such value" */
+#define PJ_PAD 32                 /* zero bytes after text[len-1] (includes the NUL) that the
+                                     scanners rely on */
+#define PJ_KEY_ESC 0x80000000u    /* in an object's index: this key has escapes (\...) */
 
 enum pj_type {
     PJ_NULL = 0, PJ_FALSE, PJ_TRUE, PJ_INT, PJ_DBL, PJ_STR, PJ_ARR, PJ_OBJ
 };
 
-/* node flags */
-#define PJ_F_ESCAPED 0x01  /* string bytes live in doc->strbuf (escapes decoded), else in doc->text */
-#define PJ_F_NUMLIT  0x02  /* string (after unescaping) is exactly a JSON number literal, e.g. "21.50", "-3", "1E-8" */
+typedef uint32_t pj_val;          /* a value: the offset of its first byte in doc->text */
 
-typedef struct pj_node {
-    uint8_t  type;          /* enum pj_type */
-    uint8_t  flags;         /* PJ_F_* */
-    uint16_t reserved;
-    uint32_t count;         /* PJ_ARR: elements; PJ_OBJ: members (key/value pairs); else 0 */
-    union {
-        int64_t i;                                  /* PJ_INT */
-        double  d;                                  /* PJ_DBL */
-        struct { uint32_t off, len; } s;            /* PJ_STR: bytes at (flags&ESCAPED ? strbuf : text) + off */
-        struct { uint32_t kids, start; } c;         /* PJ_ARR/PJ_OBJ: first index into doc->kids;
-                                                       offset of its '[' or '{' in text */
-    } u;
-} pj_node;
-
-/*
- * doc->kids[c.kids .. c.kids+count-1]:
- *   for PJ_ARR, the node index of each element, in order;
- *   for PJ_OBJ, the node index of each member's KEY (a PJ_STR node); the member's
- *   value is ALWAYS the node right after its key (key index + 1) -- nodes are laid out in
- *   document order: OBJ, key1, value1 (and value1's descendants), key2, value2, ...
- * The root value is node 0.
- */
 typedef struct pj_doc {
-    char     *text;      /* owned copy of the body, NUL-terminated (text[len] == 0) */
-    size_t    len;
-    char     *strbuf;    /* decoded strings (only those with escapes) */
-    size_t    strbuf_len;
-    pj_node  *nodes;
-    uint32_t  n_nodes;
-    uint32_t *kids;
-    uint32_t  n_kids;
+    char     *text;      /* owned: the body, PJ_PAD zero bytes, then the root index */
+    size_t    len;       /* bytes of the body */
+    pj_val    root;      /* the root value (after leading whitespace) */
+    uint32_t  n_root;    /* members (object) or elements (array) of the root; 0 for a scalar */
+    uint32_t *root_idx;  /* the root container's index (see pj_index), inside text's block */
 } pj_doc;
 
 /*
@@ -89,43 +67,89 @@ typedef struct pj_doc {
  */
 int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t errlen);
 
-/* zero bytes after text[len-1] (includes the NUL) that the scanners rely on */
-#define PJ_PAD 32
-
 /*
  * pj_parse_owned: as pj_parse, but takes text over instead of copying it: text is malloc'd
  * with at least PJ_PAD writable bytes after len (the parser zeroes them); the document owns it
- * from here, and it is freed on failure too. text NULL: fails as out of memory (-2).
+ * from here (it may be realloc'd to hold the root index), and it is freed on failure too.
+ * text NULL: fails as out of memory (-2).
  */
 int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t errlen);
 
-int pj_format_double(double d, char out[32]);   /* shortest round-trip text; -1: not finite */
-int pj_strtod_c(const char *s, double *out);     /* strtod in the "C" locale; -1: no locale */
 void pj_free(pj_doc *doc);     /* frees what pj_parse allocated; safe on a zeroed or freed doc */
 
-/* String bytes of a PJ_STR node (not NUL-terminated in general; may contain NUL). */
-static inline const char *pj_str(const pj_doc *doc, const pj_node *n, size_t *len) {
-    *len = n->u.s.len;
-    return ((n->flags & PJ_F_ESCAPED) ? doc->strbuf : doc->text) + n->u.s.off;
-}
+/* The type of value v. Non-numbers are read off the first byte; a number is scanned. */
+int pj_type(const pj_doc *doc, pj_val v);
 
-/* Value node index of member `key` in object node `obj` (the last one if repeated), or PJ_NONE. */
-uint32_t pj_obj_get(const pj_doc *doc, uint32_t obj, const char *key, size_t klen);
-
-/* Node index of element i (0-based) of array `arr`, or PJ_NONE when out of range. */
-static inline uint32_t pj_arr_get(const pj_doc *doc, uint32_t arr, uint32_t i) {
-    const pj_node *n = &doc->nodes[arr];
-    return i < n->count ? doc->kids[n->u.c.kids + i] : PJ_NONE;
-}
+/* The number at v: returns PJ_INT (*i set) or PJ_DBL (*d set); -1 if v is not a number or the
+ * "C" locale could not be made. */
+int pj_num(const pj_doc *doc, pj_val v, int64_t *i, double *d);
 
 /*
- * The bytes of node n as received, as an offset and a length into doc->text: node 0 (the
- * root), the whole body, whitespace included; an array or object, from its bracket to the
- * matching one, byte for byte as sent; any other node, length 0 (scalars record no offset).
+ * The string at v, as stored: *raw points at the byte after the opening quote, *rawlen counts
+ * the bytes up to the closing quote; returns 1 if they hold escapes (then decode them with
+ * pj_unescape), 0 if they are the string itself.
  */
-void pj_span(const pj_doc *doc, uint32_t n, size_t *start, size_t *len);
+int pj_str_raw(const pj_doc *doc, pj_val v, const char **raw, size_t *rawlen);
+
+/* Decodes the validated string bytes raw[0..rawlen) (escapes as in pj_parse's rules) into out,
+ * which has room for rawlen bytes (decoding never grows a string); returns the length. */
+size_t pj_unescape(const char *raw, size_t rawlen, char *out);
+
+/*
+ * The string at v, decoded: without escapes a pointer into the text (*heap left NULL); with
+ * escapes a malloc'd, NUL-terminated copy that *heap also points to (the caller frees *heap).
+ * Returns NULL (with *heap NULL) when that allocation fails or v is not a string.
+ */
+const char *pj_str(const pj_doc *doc, pj_val v, size_t *len, char **heap);
+
+/* Members of object v, or elements of array v (0 otherwise). The root's count is stored;
+ * any other container is counted by a scan. */
+uint32_t pj_count(const pj_doc *doc, pj_val v);
+
+/*
+ * The index of container v: out[k] for k < pj_count(doc, v) is, for an array, element k; for
+ * an object, the offset of member k's KEY (its opening quote), with PJ_KEY_ESC set when the
+ * key holds escapes. Returns the count written. The root's index is doc->root_idx already.
+ */
+uint32_t pj_index(const pj_doc *doc, pj_val v, uint32_t *out);
+
+/* The value of the member whose key (an index entry, flag included) is k. */
+pj_val pj_member_value(const pj_doc *doc, uint32_t k);
+
+/* The value of member `key` (the LAST one if repeated) among the n index entries idx of an
+ * object, or PJ_NONE. */
+pj_val pj_index_find(const pj_doc *doc, const uint32_t *idx, uint32_t n, const char *key, size_t klen);
+
+/* Value of member `key` in object obj (the last one if repeated), or PJ_NONE (also when obj
+ * is not an object). Uses the root index for the root; scans any other object. */
+pj_val pj_obj_get(const pj_doc *doc, pj_val obj, const char *key, size_t klen);
+
+/* Element i (0-based) of array arr, or PJ_NONE when out of range or arr is not an array. */
+pj_val pj_arr_get(const pj_doc *doc, pj_val arr, uint32_t i);
+
+/* Walking a container in order without an index: pj_first gives element 0 (array) or the key
+ * of member 0 (object), pj_next the one after cur; PJ_NONE at the end. Keys carry no flag. */
+pj_val pj_first(const pj_doc *doc, pj_val container);
+pj_val pj_next(const pj_doc *doc, pj_val cur, int in_object);
+
+/* The offset just past value v (for a key: just past its closing quote). */
+pj_val pj_end(const pj_doc *doc, pj_val v);
+
+/*
+ * The bytes of value v as received, as an offset and a length into doc->text: the root, the
+ * whole body, whitespace included; an array or object, from its bracket to the matching one,
+ * byte for byte as sent; any other value, length 0 (scalars are never views).
+ */
+void pj_span(const pj_doc *doc, pj_val v, size_t *start, size_t *len);
 
 /* 1 if the bytes s[0..len) are exactly one JSON number literal (RFC 8259 grammar), else 0. */
 int pj_is_number_literal(const char *s, size_t len);
+
+int pj_format_double(double d, char out[32]);   /* shortest round-trip text; -1: not finite */
+int pj_strtod_c(const char *s, double *out);     /* strtod in the "C" locale; -1: no locale */
+
+/* 1 when the string scanners use SSE2 (x86-64), 0 for the portable scalar build
+ * (-DPJ_NO_SIMD); the tests run both. */
+int pj_simd(void);
 
 #endif

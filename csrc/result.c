@@ -101,6 +101,17 @@ static void append_server_text(const podero_secrets *sec, char *out, size_t cap,
         *o = cap - 1;
 }
 
+/* append_server_text of the string value v of d (nothing when it cannot be decoded) */
+static void append_server_string(const podero_secrets *sec, const pj_doc *d, pj_val v, char *out,
+                                 size_t cap, size_t *o, size_t max) {
+    size_t sl;
+    char *heap;
+    const char *s = pj_str(d, v, &sl, &heap);
+    if (s)
+        append_server_text(sec, out, cap, o, s, sl, max);
+    free(heap);
+}
+
 void podero_server_message(const podero_secrets *sec, const char *body, size_t len, char *out, size_t cap) {
     pj_doc d;
     char err[64];
@@ -109,36 +120,28 @@ void podero_server_message(const podero_secrets *sec, const char *body, size_t l
     out[0] = 0;
     if (!body || len == 0 || len > 65536 || pj_parse(&d, body, len, err, sizeof err) != 0)
         return;
-    if (d.nodes[0].type == PJ_OBJ) {
+    if (pj_type(&d, d.root) == PJ_OBJ) {
         static const char *const keys[] = {"error", "error_description", "detail", "message"};
         size_t k;
         for (k = 0; k < 4; k++) {
-            n = pj_obj_get(&d, 0, keys[k], strlen(keys[k]));
+            n = pj_obj_get(&d, d.root, keys[k], strlen(keys[k]));
             if (n == PJ_NONE)
                 continue;
-            if (d.nodes[n].type == PJ_STR) {
-                size_t sl;
-                const char *s = pj_str(&d, &d.nodes[n], &sl);
-                append_server_text(sec, out, cap, &o, s, sl, 300);
-            } else if (d.nodes[n].type == PJ_ARR && d.nodes[n].count > 0) {
+            if (pj_type(&d, n) == PJ_STR) {
+                append_server_string(sec, &d, n, out, cap, &o, 300);
+            } else if (pj_type(&d, n) == PJ_ARR && pj_count(&d, n) > 0) {
                 /* Django Ninja's 422: [{"loc": [...], "msg": "..."}] */
-                uint32_t e = pj_arr_get(&d, n, 0), m, l;
-                if (d.nodes[e].type == PJ_OBJ) {
+                uint32_t e = pj_arr_get(&d, n, 0), m, l, nl;
+                if (pj_type(&d, e) == PJ_OBJ) {
                     m = pj_obj_get(&d, e, "msg", 3);
                     l = pj_obj_get(&d, e, "loc", 3);
-                    if (l != PJ_NONE && d.nodes[l].type == PJ_ARR && d.nodes[l].count > 0) {
-                        uint32_t last = pj_arr_get(&d, l, d.nodes[l].count - 1);
-                        if (d.nodes[last].type == PJ_STR) {
-                            size_t sl;
-                            const char *s = pj_str(&d, &d.nodes[last], &sl);
-                            append_server_text(sec, out, cap, &o, s, sl, 80);
-                        }
+                    if (l != PJ_NONE && pj_type(&d, l) == PJ_ARR && (nl = pj_count(&d, l)) > 0) {
+                        uint32_t last = pj_arr_get(&d, l, nl - 1);
+                        if (pj_type(&d, last) == PJ_STR)
+                            append_server_string(sec, &d, last, out, cap, &o, 80);
                     }
-                    if (m != PJ_NONE && d.nodes[m].type == PJ_STR) {
-                        size_t sl;
-                        const char *s = pj_str(&d, &d.nodes[m], &sl);
-                        append_server_text(sec, out, cap, &o, s, sl, 200);
-                    }
+                    if (m != PJ_NONE && pj_type(&d, m) == PJ_STR)
+                        append_server_string(sec, &d, m, out, cap, &o, 200);
                 }
             }
             if (o + 1 >= cap)

@@ -6,6 +6,7 @@
  * with the sandbox's own, independent table.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -79,27 +80,32 @@ static const char *const required_fields[] = {
 };
 
 int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res) {
-    const pj_node *root = &doc->nodes[0];
-    uint32_t n;
+    int root_type = pj_type(doc, doc->root);
+    pj_val n;
     size_t i;
-    if (root->type != PJ_OBJ) {
+    if (root_type != PJ_OBJ) {
         res->kind = "decode";
         res->status = status;
         snprintf(res->message, sizeof res->message, "the answer is %s, not an object",
-                 type_names[root->type]);
+                 type_names[root_type]);
         return -1;
     }
-    n = pj_obj_get(doc, 0, "id", 2);
-    if (n != PJ_NONE && doc->nodes[n].type != PJ_NULL) {
+    n = pj_obj_get(doc, doc->root, "id", 2);
+    if (n != PJ_NONE && pj_type(doc, n) != PJ_NULL) {
         size_t len;
         const char *s;
-        if (doc->nodes[n].type != PJ_STR) {
+        char *heap;
+        if (pj_type(doc, n) != PJ_STR) {
             res->kind = "decode";
             res->status = status;
             snprintf(res->message, sizeof res->message, "the answer's heat pump id is not a string");
             return -1;
         }
-        s = pj_str(doc, &doc->nodes[n], &len);
+        s = pj_str(doc, n, &len, &heap);
+        if (!s) {
+            podero_set_result(res, "memory", status, "out of memory");
+            return -1;
+        }
         if (want_id && (len != strlen(want_id) || strncasecmp(s, want_id, len) != 0)) {
             char shown[41];
             size_t k, m = len < 40 ? len : 40;
@@ -111,11 +117,13 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
             snprintf(res->message, sizeof res->message,
                      "the answer is about heat pump %s%s, not the %s asked for", shown,
                      len > 40 ? "..." : "", want_id);
+            free(heap);
             return -1;
         }
+        free(heap);
     }
     for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
-        if (pj_obj_get(doc, 0, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
+        if (pj_obj_get(doc, doc->root, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
             res->kind = "decode";
             res->status = status;
             snprintf(res->message, sizeof res->message,
@@ -130,7 +138,7 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
 static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, const char *want_id,
                         long status, podero_result *res) {
     int want_array;
-    uint8_t root_type;
+    int root_type;
     if (rc == -2) {
         podero_set_result(res, "memory", status, "out of memory");
         return -1;
@@ -140,7 +148,7 @@ static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, c
         return -1;
     }
     want_array = result_kind == PD_RESULT_ARRAY || result_kind == PD_RESULT_HEAT_PUMP_LIST;
-    root_type = doc->nodes[0].type;
+    root_type = pj_type(doc, doc->root);
     if (root_type != (want_array ? PJ_ARR : PJ_OBJ)) {
         pj_free(doc);
         podero_set_result(res, "decode", status, "the answer is %s, not %s", type_names[root_type],

@@ -160,11 +160,11 @@ size_t pd_token_limit(const pd_client *c) {
 int pd_token_accept(pd_client *c, const char *body, size_t len, double now, podero_result *res) {
     pj_doc d;
     char err[160];
-    uint32_t n;
+    pj_val n;
     double lifetime = 3600;
     size_t l;
     const char *s;
-    char *tok = NULL, *rtok = NULL;
+    char *tok = NULL, *rtok = NULL, *heap = NULL;
     int prc = pj_parse(&d, body ? body : "", len, err, sizeof err);
 
     if (prc == -2) {
@@ -175,56 +175,68 @@ int pd_token_accept(pd_client *c, const char *body, size_t len, double now, pode
         podero_set_result(res, "decode", 200, "the token answer is not valid JSON: %s", err);
         return -1;
     }
-    if (d.nodes[0].type != PJ_OBJ) {
+    if (pj_type(&d, d.root) != PJ_OBJ) {
         pj_free(&d);
         podero_set_result(res, "decode", 200, "the token answer is not a JSON object");
         return -1;
     }
-    if (pj_obj_get(&d, 0, "error", 5) != PJ_NONE) {
+    if (pj_obj_get(&d, d.root, "error", 5) != PJ_NONE) {
         pj_free(&d);
         podero_server_message(&c->sec, body, len, err, sizeof err);
         podero_set_result(res, "auth", 200, "the token endpoint refused: %s", err);
         return -1;
     }
-    n = pj_obj_get(&d, 0, "access_token", 12);
-    if (n == PJ_NONE || d.nodes[n].type != PJ_STR || d.nodes[n].u.s.len == 0) {
+    n = pj_obj_get(&d, d.root, "access_token", 12);
+    s = n == PJ_NONE ? NULL : pj_str(&d, n, &l, &heap);
+    if (!s || l == 0) {
+        int oom = !s && n != PJ_NONE && pj_type(&d, n) == PJ_STR;
         pj_free(&d);
+        free(heap);
+        if (oom) {
+            podero_set_result(res, "memory", 200, "out of memory");
+            return -1;
+        }
         podero_set_result(res, "auth", 200, "the token answer has no access_token string");
         return -1;
     }
-    s = pj_str(&d, &d.nodes[n], &l);
     if (memchr(s, 0, l) || memchr(s, '\r', l) || memchr(s, '\n', l)) {
         pj_free(&d);
+        if (heap) { podero_wipe(heap, l); free(heap); }
         podero_set_result(res, "auth", 200, "the token answer's access_token has control characters");
         return -1;
     }
     tok = (char *)malloc(l + 1);
     if (tok) { memcpy(tok, s, l); tok[l] = 0; }
-    n = pj_obj_get(&d, 0, "token_type", 10);
+    if (heap) { podero_wipe(heap, l); free(heap); heap = NULL; }
+    n = pj_obj_get(&d, d.root, "token_type", 10);
     if (n != PJ_NONE) {
-        s = d.nodes[n].type == PJ_STR ? pj_str(&d, &d.nodes[n], &l) : "";
-        if (d.nodes[n].type != PJ_STR || l != 6 || strncasecmp(s, "bearer", 6) != 0) {
+        s = pj_type(&d, n) == PJ_STR ? pj_str(&d, n, &l, &heap) : NULL;
+        if (!s || l != 6 || strncasecmp(s, "bearer", 6) != 0) {
             pj_free(&d);
+            free(heap);
             podero_strfree(&tok);
             podero_set_result(res, "auth", 200, "the token answer's token_type is not Bearer");
             return -1;
         }
+        free(heap);
+        heap = NULL;
     }
-    n = pj_obj_get(&d, 0, "expires_in", 10);
+    n = pj_obj_get(&d, d.root, "expires_in", 10);
     if (n != PJ_NONE) {
-        double e = d.nodes[n].type == PJ_INT ? (double)d.nodes[n].u.i
-                 : d.nodes[n].type == PJ_DBL ? d.nodes[n].u.d : -1;
+        int64_t iv = 0;
+        double dv = -1, e;
+        int t = pj_num(&d, n, &iv, &dv);
+        e = t == PJ_INT ? (double)iv : t == PJ_DBL ? dv : -1;
         if (e >= 1)
             lifetime = e > 31536000 ? 31536000 : floor(e);   /* clamp to a year */
     }
-    n = pj_obj_get(&d, 0, "refresh_token", 13);
-    if (n != PJ_NONE && d.nodes[n].type == PJ_STR && d.nodes[n].u.s.len > 0) {
-        s = pj_str(&d, &d.nodes[n], &l);
-        if (!memchr(s, 0, l)) {
-            rtok = (char *)malloc(l + 1);
-            if (rtok) { memcpy(rtok, s, l); rtok[l] = 0; }
-        }
+    n = pj_obj_get(&d, d.root, "refresh_token", 13);
+    s = n == PJ_NONE ? NULL : pj_str(&d, n, &l, &heap);
+    if (s && l > 0 && !memchr(s, 0, l)) {
+        rtok = (char *)malloc(l + 1);
+        if (rtok) { memcpy(rtok, s, l); rtok[l] = 0; }
     }
+    if (heap) { podero_wipe(heap, l); free(heap); }
     pj_free(&d);
     if (!tok) {
         podero_strfree(&rtok);
