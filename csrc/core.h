@@ -105,6 +105,9 @@ int podero_is_decimal_field(const char *k, size_t klen);
 int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res);
 /* Parses body[0..len) as the answer of the given result kind (enum pd_result_kind) into *doc.
  * Returns 0, or -1 with res filled ("decode" or "memory"; *doc is then empty). */
+/* podero_parse_answer leaves this many bytes before the text of the document (pj_parse_hdr) for
+ * the bookkeeping of its owner (doc.c's shared document). */
+#define PD_DOC_HEADER 80
 int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_kind,
                         const char *want_id, long status, podero_result *res);
 /* The same, taking body over (malloc'd, PJ_PAD writable bytes after len; freed on failure). */

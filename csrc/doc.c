@@ -44,16 +44,39 @@ typedef struct podero_view {
     uint8_t kind;       /* enum podero_kind */
     uint8_t is_obj;
     uint8_t pending;    /* a root view whose document is still being parsed (see view_ready) */
+    uint8_t cached;     /* the cache (user value) has been made: nothing to look up before */
     uint32_t inl[];     /* a nested view's index */
 } podero_view;
 
+/* 1 when sd sits in the header of its document's block (see shared_new) */
+static int shared_in_block(const podero_shared_doc *sd) { return sd->doc.hdr >= sizeof *sd; }
+
 static void shared_release(lua_State *L, podero_shared_doc *sd) {
     if (sd && --sd->refs == 0) {
+        pj_doc doc = sd->doc;   /* sd may live in the block that pj_free frees */
         luaL_unref(L, LUA_REGISTRYINDEX, sd->ctx_ref);
-        pj_free(&sd->doc);
-        free(sd);
+        if (!shared_in_block(sd))
+            free(sd);
+        pj_free(&doc);
     }
 }
+
+/* The shared document of a parsed doc, taking it over (*doc is zeroed): in the header of its
+ * block when it has one (pj_parse_hdr: the document and its bookkeeping are one allocation),
+ * else on its own. NULL when that allocation fails (*doc untouched). */
+static podero_shared_doc *shared_new(pj_doc *doc) {
+    podero_shared_doc *sd = doc->hdr >= sizeof *sd ? (podero_shared_doc *)(void *)(doc->text - doc->hdr)
+                                                  : (podero_shared_doc *)malloc(sizeof *sd);
+    if (!sd)
+        return NULL;
+    sd->doc = *doc;
+    sd->refs = 1;
+    sd->ctx_ref = LUA_NOREF;
+    memset(doc, 0, sizeof *doc);
+    return sd;
+}
+
+typedef char podero_shared_doc_fits_the_header[sizeof(podero_shared_doc) <= PD_DOC_HEADER ? 1 : -1];
 
 /* A root view is made before its document is parsed (so that it owns the document from the
  * start); its value and index are taken from the document on first use. */
@@ -116,38 +139,52 @@ static podero_view *new_view(lua_State *L, uint32_t n, int kind) {
     v->kind = (uint8_t)kind;
     v->is_obj = 0;
     v->pending = 0;
+    v->cached = 0;
     luaL_setmetatable(L, PODERO_VIEW_MT);
     init_cache(L);
     return v;
 }
 
-/* Pushes a new view of the container at val in sd (sd gains a reference), with its index. */
+/* Pushes a new view of the container at val in sd (sd gains a reference), with its index
+ * (one pass over the container when it has at most 64 entries, the usual case). */
 static void push_view(lua_State *L, podero_shared_doc *sd, pj_val val, int kind) {
     const pj_doc *doc = &sd->doc;
-    podero_view *v = new_view(L, pj_count(doc, val), kind);
-    pj_index(doc, val, v->inl);
+    uint32_t local[64], n = pj_index_some(doc, val, local, 64);
+    podero_view *v = new_view(L, n, kind);
+    if (n <= 64)
+        memcpy(v->inl, local, (size_t)n * sizeof *local);
+    else
+        pj_index(doc, val, v->inl);
     v->v = val;
     v->is_obj = doc->text[val] == '{';
     v->sd = sd;
     sd->refs++;
 }
 
-static void push_numlit(lua_State *L, const char *s, size_t len) {
+/* Pushes the number literal s[0..len) (pj_is_number_literal holds) as the number it is: an
+ * integer that fits int64 as an integer, anything else as the double strtod gives, as
+ * tonumber(s) would. followed: s[len] cannot extend the literal (a quote, a NUL). */
+static void push_numlit(lua_State *L, const char *s, size_t len, int followed) {
     char buf[128];
-    if (len < sizeof buf) {
-        memcpy(buf, s, len);
-        buf[len] = 0;
-        if (lua_stringtonumber(L, buf))
-            return;
-    } else {
-        lua_pushlstring(L, s, len);
-        if (lua_stringtonumber(L, lua_tostring(L, -1))) {
-            lua_remove(L, -2);
+    int64_t i = 0;
+    double d = 0;
+    int t;
+    if (!followed) {
+        if (len >= sizeof buf) {
+            lua_pushlstring(L, s, len);     /* no Decimal is that long; keep the string */
             return;
         }
-        lua_pop(L, 1);
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        s = buf;
     }
-    lua_pushlstring(L, s, len);  /* unreachable for a valid literal; keep the string */
+    t = pj_num_text(s, &i, &d);
+    if (t == PJ_INT)
+        lua_pushinteger(L, (lua_Integer)i);
+    else if (t == PJ_DBL)
+        lua_pushnumber(L, (lua_Number)d);
+    else
+        lua_pushlstring(L, s, len);
 }
 
 /*
@@ -161,7 +198,7 @@ static void push_string(lua_State *L, const pj_doc *doc, pj_val val, int decimal
     char local[256], *out = local;
     if (!pj_str_raw(doc, val, &raw, &rawlen)) {
         if (decimal && pj_is_number_literal(raw, rawlen))
-            push_numlit(L, raw, rawlen);
+            push_numlit(L, raw, rawlen, 1);     /* the closing quote follows */
         else
             lua_pushlstring(L, raw, rawlen);
         return;
@@ -170,7 +207,7 @@ static void push_string(lua_State *L, const pj_doc *doc, pj_val val, int decimal
         out = (char *)lua_newuserdata(L, rawlen);
     n = pj_unescape(raw, rawlen, out);
     if (decimal && pj_is_number_literal(out, n))
-        push_numlit(L, out, n);
+        push_numlit(L, out, n, 0);
     else
         lua_pushlstring(L, out, n);
     if (out != local)
@@ -253,7 +290,7 @@ static int view_index(lua_State *L) {
     int decimal = 0, child_kind = PODERO_KIND_PLAIN;
 
     /* the cache first: a value read before */
-    if (cache_get(L, 1, 2))
+    if (v->cached && cache_get(L, 1, 2))
         return 1;
 
     /* methods come before fields, so scripts stay stable when the server adds a field of the
@@ -274,8 +311,8 @@ static int view_index(lua_State *L) {
         vn = pj_index_find(&v->sd->doc, v->idx, v->n, k, klen);
         if (vn == PJ_NONE)
             return 0;
-        if (v->kind == PODERO_KIND_HEAT_PUMP)
-            decimal = podero_is_decimal_field(k, klen);
+        if (v->kind == PODERO_KIND_HEAT_PUMP && v->sd->doc.text[vn] == '"')
+            decimal = podero_is_decimal_field(k, klen);     /* the rule is about strings only */
     } else {
         lua_Integer i;
         int isnum = 0;
@@ -286,8 +323,10 @@ static int view_index(lua_State *L) {
         if (v->kind == PODERO_KIND_HEAT_PUMP_LIST)
             child_kind = PODERO_KIND_HEAT_PUMP;
     }
-    if (push_value(L, v->sd, vn, decimal, child_kind))
+    if (push_value(L, v->sd, vn, decimal, child_kind)) {
         cache_put(L, 1, 2);
+        v->cached = 1;
+    }
     return 1;
 }
 
@@ -390,8 +429,10 @@ static int fields_iter(lua_State *L) {
             int child_kind = !v->is_obj && v->kind == PODERO_KIND_HEAT_PUMP_LIST
                            ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN;
             pj_val vn = v->is_obj ? vn_given : v->idx[pos - 1];
-            if (push_value(L, v->sd, vn, 0, child_kind))
+            if (push_value(L, v->sd, vn, 0, child_kind)) {
                 cache_put(L, vidx, kidx);
+                v->cached = 1;
+            }
         }
         lua_remove(L, vidx);
     }
@@ -643,13 +684,17 @@ int podero_doc_is_heat_pump(lua_State *L) {
     return 1;
 }
 
+static int kind_of(int result_kind) {
+    return result_kind == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
+         : result_kind == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
+         : PODERO_KIND_PLAIN;
+}
+
 pj_doc *podero_doc_begin(lua_State *L, int result_kind) {
     podero_shared_doc *sd;
     podero_view *v;
     /* the view exists (and owns sd through __gc) before anything is parsed: a raise leaks nothing */
-    v = new_view(L, 0, result_kind == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
-                       : result_kind == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
-                       : PODERO_KIND_PLAIN);
+    v = new_view(L, 0, kind_of(result_kind));
     v->pending = 1;
     sd = (podero_shared_doc *)calloc(1, sizeof *sd);
     if (!sd)
@@ -662,27 +707,25 @@ pj_doc *podero_doc_begin(lua_State *L, int result_kind) {
 
 int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind, const char *want_id,
                     long status, podero_result *res) {
-    pj_doc *doc = podero_doc_begin(L, result_kind);
-    if (podero_parse_answer(doc, body, len, result_kind, want_id, status, res) != 0) {
+    /* the view first (it may raise), then the parse (its shared document in the block's header) */
+    podero_view *v = new_view(L, 0, kind_of(result_kind));
+    pj_doc doc;
+    v->pending = 1;
+    if (podero_parse_answer(&doc, body, len, result_kind, want_id, status, res) != 0) {
         lua_pop(L, 1);
         return 0;
     }
+    v->sd = shared_new(&doc);       /* in the header: cannot fail */
     return 1;
 }
 
 /* Pushes the root view of an already parsed document, taking it over (*doc is zeroed). */
 void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind) {
-    podero_shared_doc *sd;
     podero_view *v = new_view(L, 0, kind);
     v->pending = 1;
-    sd = (podero_shared_doc *)calloc(1, sizeof *sd);
-    if (!sd)
+    v->sd = shared_new(doc);
+    if (!v->sd)
         luaL_error(L, "not enough memory");
-    sd->refs = 1;
-    sd->ctx_ref = LUA_NOREF;
-    sd->doc = *doc;
-    memset(doc, 0, sizeof *doc);
-    v->sd = sd;
 }
 
 void podero_doc_open(lua_State *L) {

@@ -275,6 +275,7 @@ typedef struct pj_state {
     const uint8_t *base, *end;    /* doc->text, doc->text + len */
     int     err;
     size_t  errpos;
+    unsigned errch;               /* the unexpected byte, for E_CHAR */
 } pj_state;
 
 /* p at a backslash inside the string whose opening quote is q0: the byte after the escape,
@@ -344,51 +345,57 @@ static int grow_tmp(uint32_t **tmp, uint32_t *local, size_t *cap) {
     return 0;
 }
 
+static int parse_block(pj_doc *doc, char *block, size_t hdr, size_t len, size_t cap, char *errbuf,
+                       size_t errlen);
+
+/* room for the root index that a copy reserves, so that the block seldom moves: enough for a
+ * heat pump (66 members in 3.3 KB take 5 bytes each, 346 with the padding of the tags) */
+#define PJ_RESERVE(len) ((len) / 10 + 32)
+
 int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t errlen) {
-    char *t;
-    if (len > (size_t)INT32_MAX || !(t = (char *)malloc(len + PJ_PAD)))
+    return pj_parse_hdr(doc, text, len, 0, errbuf, errlen);
+}
+
+int pj_parse_hdr(pj_doc *doc, const char *text, size_t len, size_t hdr, char *errbuf, size_t errlen) {
+    char *b;
+    size_t cap = hdr + len + PJ_PAD + PJ_RESERVE(len);
+    if (len > (size_t)INT32_MAX || !(b = (char *)malloc(cap)))
         return pj_parse_owned(doc, NULL, len, errbuf, errlen);
-    if (len) memcpy(t, text, len);
-    return pj_parse_owned(doc, t, len, errbuf, errlen);
+    if (len) memcpy(b + hdr, text, len);
+    return parse_block(doc, b, hdr, len, cap, errbuf, errlen);
 }
 
 int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t errlen) {
-    pj_state st;
+    return parse_block(doc, text, 0, len, len + PJ_PAD, errbuf, errlen);
+}
+
+/* what scan_text finds of the root container: its index and, for an object, its keys' tags */
+typedef struct pj_rec {
+    uint32_t *rec;                  /* rec_local, or a heap array when it outgrows it */
+    size_t rcap;
+    uint32_t nr;
+    int root_esc;                   /* some root key has escapes */
     uint32_t rec_local[PJ_TMP_LOCAL];
-    uint32_t *rec = rec_local;              /* the root container's index, as it is found */
-    size_t rcap = PJ_TMP_LOCAL;
-    uint32_t nr = 0;
+    uint8_t tags[PJ_TMP_LOCAL];     /* tags of the first PJ_TMP_LOCAL root keys */
+} pj_rec;
+
+/* Validates the text from p (the root value's first byte) to the end. Returns 0, or -1 with
+ * st->err, st->errpos and st->errch set. Kept apart from the bookkeeping around it so that the
+ * compiler keeps the loop's state in registers. */
+PJ_NOINLINE int scan_text(pj_state *st, const uint8_t *p, pj_rec *r) {
     uint8_t stk[PJ_MAX_DEPTH];              /* 1: an object is open at this depth */
     int depth = 0, cur_obj = 0;
-    const uint8_t *p;
-    unsigned errch = 0;
-    int rc;
-
-    memset(doc, 0, sizeof *doc);
-    if (errbuf && errlen) errbuf[0] = '\0';
-    st.err = E_OK; st.errpos = 0;
-
-    if (len > (size_t)INT32_MAX) { free(text); st.err = E_TOOLARGE; goto fail; }
-    if (!text) { st.err = E_NOMEM; goto fail; }
-    memset(text + len, 0, PJ_PAD);
-    doc->text = text;
-    doc->len = len;
-    st.base = (const uint8_t *)text;
-    st.end = st.base + len;
-    p = st.base;
-    SKIP_WS(p);
-    if (p == st.end) { st.err = E_EMPTY; goto fail; }
-    doc->root = (pj_val)(p - st.base);
+    uint32_t nr = 0;
 
 #define RECORD(x) \
-    do { if (nr == rcap && grow_tmp(&rec, rec_local, &rcap)) { st.err = E_NOMEM; goto fail; } \
-         rec[nr++] = (x); } while (0)
+    do { if (nr == r->rcap && grow_tmp(&r->rec, r->rec_local, &r->rcap)) { st->err = E_NOMEM; goto fail; } \
+         r->rec[nr++] = (x); } while (0)
 
 value:                                   /* p at the first byte of a value (not whitespace) */
     switch (*p) {
     case '{':
     case '[':
-        if (depth == PJ_MAX_DEPTH) { st.err = E_DEPTH; st.errpos = (size_t)(p - st.base); goto fail; }
+        if (depth == PJ_MAX_DEPTH) { st->err = E_DEPTH; st->errpos = (size_t)(p - st->base); goto fail; }
         cur_obj = (*p == '{');
         stk[depth++] = (uint8_t)cur_obj;
         p++;
@@ -398,11 +405,11 @@ value:                                   /* p at the first byte of a value (not 
             if (*p != '"') goto bad_char;
             goto key;
         }
-        if (depth == 1) RECORD((uint32_t)(p - st.base));
+        if (depth == 1) RECORD((uint32_t)(p - st->base));
         goto value;
     case '"': {
         int esc = 0;
-        p = check_str(&st, p, &esc);
+        p = check_str(st, p, &esc);
         if (!p) goto fail;
         goto after_value;
     }
@@ -427,8 +434,8 @@ value:                                   /* p at the first byte of a value (not 
         if (num_byte[*p]) goto bad_number;
         goto after_value;
     bad_number:
-        st.err = E_NUMBER;
-        st.errpos = (size_t)(start - st.base);
+        st->err = E_NUMBER;
+        st->errpos = (size_t)(start - st->base);
         goto fail;
     }
     case 't':
@@ -448,9 +455,13 @@ key:                                     /* p at the opening quote of a member k
     {
         const uint8_t *k = p;
         int esc = 0;
-        p = check_str(&st, p, &esc);
+        p = check_str(st, p, &esc);
         if (!p) goto fail;
-        if (depth == 1) RECORD((uint32_t)(k - st.base) | (esc ? PJ_KEY_ESC : 0));
+        if (depth == 1) {
+            if (nr < PJ_TMP_LOCAL) r->tags[nr] = pj_key_tag((const char *)k + 1, (size_t)(p - k) - 2);
+            r->root_esc |= esc;
+            RECORD((uint32_t)(k - st->base) | (esc ? PJ_KEY_ESC : 0));
+        }
     }
     SKIP_WS(p);
     if (*p != ':') goto bad_char;
@@ -468,7 +479,7 @@ after_value:
             if (*p != '"') goto bad_char;
             goto key;
         }
-        if (depth == 1) RECORD((uint32_t)(p - st.base));
+        if (depth == 1) RECORD((uint32_t)(p - st->base));
         goto value;
     }
     if (*p != (cur_obj ? '}' : ']')) goto bad_char;
@@ -481,18 +492,8 @@ close:                                   /* a container closed (p already past i
 
 done:
     SKIP_WS(p);
-    if (p != st.end) { st.err = E_TRAILING; st.errpos = (size_t)(p - st.base); goto fail; }
-    if (nr) {
-        /* the root index goes after the body and its padding, in the same block */
-        size_t off = (len + PJ_PAD + 3) & ~(size_t)3;
-        char *nt = (char *)realloc(doc->text, off + (size_t)nr * sizeof *rec);
-        if (!nt) { st.err = E_NOMEM; goto fail; }
-        doc->text = nt;
-        doc->root_idx = (uint32_t *)(void *)(nt + off);
-        memcpy(doc->root_idx, rec, (size_t)nr * sizeof *rec);
-        doc->n_root = nr;
-    }
-    if (rec != rec_local) free(rec);
+    if (p != st->end) { st->err = E_TRAILING; st->errpos = (size_t)(p - st->base); goto fail; }
+    r->nr = nr;
     return 0;
 
 bad_literal:
@@ -504,22 +505,92 @@ bad_literal:
     }
     /* fall through */
 bad_char:
-    if (p >= st.end) { st.err = E_EOF; st.errpos = len; }
-    else { st.err = E_CHAR; st.errpos = (size_t)(p - st.base); errch = *p; }
+    if (p >= st->end) { st->err = E_EOF; st->errpos = (size_t)(st->end - st->base); }
+    else { st->err = E_CHAR; st->errpos = (size_t)(p - st->base); st->errch = *p; }
     /* fall through */
 fail:
+    r->nr = nr;
+    return -1;
+#undef RECORD
+}
+
+/* block: a malloc'd block of cap bytes holding hdr bytes for the caller, then the body */
+static int parse_block(pj_doc *doc, char *block, size_t hdr, size_t len, size_t cap, char *errbuf,
+                       size_t errlen) {
+    char *text = block ? block + hdr : NULL;
+    pj_state st;
+    pj_rec r;
+    const uint8_t *p;
+    uint32_t nr;
+    int rc;
+
+    memset(doc, 0, sizeof *doc);
+    if (errbuf && errlen) errbuf[0] = '\0';
+    st.err = E_OK; st.errpos = 0; st.errch = 0;
+    r.rec = r.rec_local;
+    r.rcap = PJ_TMP_LOCAL;
+    r.nr = 0;
+    r.root_esc = 0;
+
+    if (len > (size_t)INT32_MAX) { free(block); st.err = E_TOOLARGE; goto fail; }
+    if (!text) { st.err = E_NOMEM; goto fail; }
+    memset(text + len, 0, PJ_PAD);
+    doc->text = text;
+    doc->hdr = hdr;
+    doc->len = len;
+    st.base = (const uint8_t *)text;
+    st.end = st.base + len;
+    p = st.base;
+    SKIP_WS(p);
+    if (p == st.end) { st.err = E_EMPTY; goto fail; }
+    doc->root = (pj_val)(p - st.base);
+    if (scan_text(&st, p, &r) != 0) goto fail;
+
+    nr = r.nr;
+    if (nr) {
+        /* the root index (and for an object its tags, padded for 16-byte loads) goes after the
+         * body and its padding, in the same block: a reserve the copy made, given back, or more */
+        size_t off = (len + PJ_PAD + 3) & ~(size_t)3;
+        int is_obj = st.base[doc->root] == '{';
+        size_t ntags = is_obj ? (((size_t)nr + 15) & ~(size_t)15) : 0;
+        size_t need = hdr + off + (size_t)nr * sizeof *r.rec + ntags;
+        if (need > cap || cap - need > 256) {           /* a big reserve is given back */
+            char *nb = (char *)realloc(block, need);
+            if (!nb) { st.err = E_NOMEM; goto fail; }
+            doc->text = nb + hdr;
+        }
+        doc->root_idx = (uint32_t *)(void *)(doc->text + off);
+        memcpy(doc->root_idx, r.rec, (size_t)nr * sizeof *r.rec);
+        doc->n_root = nr;
+        if (is_obj) {
+            uint32_t i;
+            doc->root_tags = (uint8_t *)(doc->root_idx + nr);
+            memcpy(doc->root_tags, r.tags, nr < PJ_TMP_LOCAL ? nr : PJ_TMP_LOCAL);
+            for (i = PJ_TMP_LOCAL; i < nr; i++) {           /* keys past the local array */
+                const char *raw;
+                size_t rawlen;
+                pj_str_raw(doc, r.rec[i] & ~PJ_KEY_ESC, &raw, &rawlen);
+                doc->root_tags[i] = pj_key_tag(raw, rawlen);
+            }
+            memset(doc->root_tags + nr, 0, ntags - nr);
+            doc->root_esc = r.root_esc;
+        }
+    }
+    if (r.rec != r.rec_local) free(r.rec);
+    return 0;
+
+fail:
     rc = (st.err == E_NOMEM) ? -2 : -1;
-    pj_format_error(errbuf, errlen, st.err, st.errpos, errch);
-    if (rec != rec_local) free(rec);
-    free(doc->text);
+    pj_format_error(errbuf, errlen, st.err, st.errpos, st.errch);
+    if (r.rec != r.rec_local) free(r.rec);
+    if (doc->text) free(doc->text - doc->hdr);
     memset(doc, 0, sizeof *doc);
     return rc;
-#undef RECORD
 }
 
 void pj_free(pj_doc *doc) {
     if (!doc) return;
-    free(doc->text);
+    if (doc->text) free(doc->text - doc->hdr);
     memset(doc, 0, sizeof *doc);
 }
 
@@ -612,6 +683,10 @@ static int read_number(const uint8_t *p, int64_t *i, double *d) {
         errno = saved;
     }
     return PJ_DBL;
+}
+
+int pj_num_text(const char *s, int64_t *i, double *d) {
+    return read_number((const uint8_t *)s, i, d);
 }
 
 int pj_num(const pj_doc *doc, pj_val v, int64_t *i, double *d) {
@@ -743,8 +818,9 @@ pj_val pj_member_value(const pj_doc *doc, uint32_t k) {
     return (pj_val)(p - (const uint8_t *)doc->text);
 }
 
-/* Walks container v; with out, writes its index (see pj_index). Returns the count. */
-static uint32_t walk(const pj_doc *doc, pj_val v, uint32_t *out) {
+/* Walks container v, writing the first cap entries of its index (see pj_index) to out.
+ * Returns the count (which may be more than cap). */
+static uint32_t walk(const pj_doc *doc, pj_val v, uint32_t *out, uint32_t cap) {
     const uint8_t *t = (const uint8_t *)doc->text, *p = t + v;
     int in_obj = (*p == '{');
     uint32_t n = 0;
@@ -757,11 +833,11 @@ static uint32_t walk(const pj_doc *doc, pj_val v, uint32_t *out) {
             const uint8_t *k = p;
             int esc = 0;
             p = skip_str(p, &esc);
-            if (out) out[n] = (uint32_t)(k - t) | (esc ? PJ_KEY_ESC : 0);
+            if (n < cap) out[n] = (uint32_t)(k - t) | (esc ? PJ_KEY_ESC : 0);
             SKIP_WS(p);
             p++;
             SKIP_WS(p);
-        } else if (out) {
+        } else if (n < cap) {
             out[n] = (uint32_t)(p - t);
         }
         n++;
@@ -776,17 +852,22 @@ static uint32_t walk(const pj_doc *doc, pj_val v, uint32_t *out) {
 uint32_t pj_count(const pj_doc *doc, pj_val v) {
     char c = doc->text[v];
     if (c != '{' && c != '[') return 0;
-    return v == doc->root ? doc->n_root : walk(doc, v, NULL);
+    return v == doc->root ? doc->n_root : walk(doc, v, NULL, 0);
 }
 
 uint32_t pj_index(const pj_doc *doc, pj_val v, uint32_t *out) {
+    return pj_index_some(doc, v, out, UINT32_MAX);
+}
+
+uint32_t pj_index_some(const pj_doc *doc, pj_val v, uint32_t *out, uint32_t cap) {
     char c = doc->text[v];
     if (c != '{' && c != '[') return 0;
     if (v == doc->root) {
-        if (doc->n_root) memcpy(out, doc->root_idx, (size_t)doc->n_root * sizeof *out);
+        uint32_t n = doc->n_root < cap ? doc->n_root : cap;
+        if (n) memcpy(out, doc->root_idx, (size_t)n * sizeof *out);
         return doc->n_root;
     }
-    return walk(doc, v, out);
+    return walk(doc, v, out, cap);
 }
 
 pj_val pj_first(const pj_doc *doc, pj_val c) {
@@ -832,10 +913,7 @@ PJ_NOINLINE int esc_key_equals(const pj_doc *doc, uint32_t k, const char *key, s
 
 /* 1 when key[0..klen) can be a key written without escapes (no quote, no backslash) */
 static inline int plain_key(const char *key, size_t klen) {
-    size_t j;
-    for (j = 0; j < klen; j++)
-        if (key[j] == '"' || key[j] == '\\') return 0;
-    return 1;
+    return !memchr(key, '"', klen) && !memchr(key, '\\', klen);
 }
 
 static inline int key_equals(const pj_doc *doc, uint32_t e, const char *key, size_t klen, int plain) {
@@ -849,11 +927,63 @@ static inline int key_equals(const pj_doc *doc, uint32_t e, const char *key, siz
 }
 
 pj_val pj_index_find(const pj_doc *doc, const uint32_t *idx, uint32_t n, const char *key, size_t klen) {
-    int plain = plain_key(key, klen);
+    const char *t = doc->text;
+    size_t lim;
     uint32_t i;
-    for (i = n; i-- > 0;)                          /* backwards: the last duplicate wins */
-        if (key_equals(doc, idx[i], key, klen, plain)) return pj_member_value(doc, idx[i]);
+    char k0;
+    if (klen == 0 || klen >= doc->len)
+        goto slow;
+    lim = doc->len - klen;
+    k0 = key[0];
+    if (idx == doc->root_idx && doc->root_tags && !doc->root_esc) {
+        /* the root of an object: only where the tags agree, 16 tags at a time */
+        uint8_t tag = pj_key_tag(key, klen);
+        uint32_t blk;
+        for (blk = (n + 15) / 16; blk-- > 0;) {
+            const uint8_t *tg = doc->root_tags + (size_t)blk * 16;
+            unsigned mask = 0;
+#if defined(PJ_SSE2) && (defined(__GNUC__) || defined(__clang__))
+            mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)tg), _mm_set1_epi8((char)tag)));
+#else
+            for (i = 0; i < 16; i++) mask |= (unsigned)(tg[i] == tag) << i;
+#endif
+            if (blk * 16 + 16 > n) mask &= (1u << (n - blk * 16)) - 1;   /* the padding */
+            while (mask) {
+                unsigned bit = 31u - (unsigned)__builtin_clz(mask);
+                uint32_t e = idx[blk * 16 + bit];
+                size_t o = (size_t)e + 1;
+                if (o < lim && t[o + klen] == '"' && memcmp(t + o, key, klen) == 0)
+                    /* the same bytes: the key itself, unless key holds a quote or a backslash
+                     * (then it can only be written with escapes, and none of these has any) */
+                    return plain_key(key, klen) ? pj_member_value(doc, e) : PJ_NONE;
+                mask &= ~(1u << bit);
+            }
+        }
+        return PJ_NONE;
+    }
+    if (!plain_key(key, klen))
+        goto slow;
+    /* a key without quote or backslash is the same bytes in the text, followed by the closing
+     * quote */
+    for (i = n; i-- > 0;) {
+        uint32_t e = idx[i];
+        size_t o = (size_t)e + 1;
+        if (e & PJ_KEY_ESC) {
+            if (esc_key_equals(doc, e & ~PJ_KEY_ESC, key, klen)) return pj_member_value(doc, e);
+        } else if (t[o] == k0 && o < lim && t[o + klen] == '"' &&
+                   memcmp(t + o + 1, key + 1, klen - 1) == 0) {
+            return pj_member_value(doc, e);
+        }
+    }
     return PJ_NONE;
+slow:
+    {
+        int plain = plain_key(key, klen);
+        for (i = n; i-- > 0;)                      /* backwards: the last duplicate wins */
+            if (key_equals(doc, idx[i], key, klen, plain)) return pj_member_value(doc, idx[i]);
+        return PJ_NONE;
+    }
 }
 
 pj_val pj_obj_get(const pj_doc *doc, pj_val obj, const char *key, size_t klen) {

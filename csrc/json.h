@@ -36,7 +36,17 @@ typedef struct pj_doc {
     pj_val    root;      /* the root value (after leading whitespace) */
     uint32_t  n_root;    /* members (object) or elements (array) of the root; 0 for a scalar */
     uint32_t *root_idx;  /* the root container's index (see pj_index), inside text's block */
+    uint8_t  *root_tags; /* object root: a byte per member (pj_key_tag of its key), so that a
+                            lookup compares 16 keys at a time; inside text's block */
+    int       root_esc;  /* object root: some key has escapes (lookups take the slow path) */
+    size_t    hdr;       /* bytes before text in its block, the caller's (pj_parse_hdr) */
 } pj_doc;
+
+/* The tag of a key (its length and two of its bytes, mixed into a byte): equal keys have equal
+ * tags, so a lookup compares bytes only where the tags agree. */
+static inline uint8_t pj_key_tag(const char *k, size_t klen) {
+    return klen ? (uint8_t)(klen * 8u + (uint8_t)k[0] + (uint8_t)k[klen - 1] * 3u) : 0;
+}
 
 /*
  * Parse len bytes at text (need not be NUL-terminated; the doc keeps its own copy).
@@ -67,6 +77,11 @@ typedef struct pj_doc {
  */
 int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t errlen);
 
+/* pj_parse_hdr: as pj_parse, with hdr bytes (a multiple of 16) at the start of the block, before
+ * the text, for the caller's own header (doc->text - hdr); so a document and its owner's
+ * bookkeeping are one allocation. */
+int pj_parse_hdr(pj_doc *doc, const char *text, size_t len, size_t hdr, char *errbuf, size_t errlen);
+
 /*
  * pj_parse_owned: as pj_parse, but takes text over instead of copying it: text is malloc'd
  * with at least PJ_PAD writable bytes after len (the parser zeroes them); the document owns it
@@ -83,6 +98,10 @@ int pj_type(const pj_doc *doc, pj_val v);
 /* The number at v: returns PJ_INT (*i set) or PJ_DBL (*d set); -1 if v is not a number or the
  * "C" locale could not be made. */
 int pj_num(const pj_doc *doc, pj_val v, int64_t *i, double *d);
+
+/* The number literal at s (validated: pj_is_number_literal, and followed by a byte that cannot
+ * extend it, such as a quote or a NUL), read as pj_num reads one. */
+int pj_num_text(const char *s, int64_t *i, double *d);
 
 /*
  * The string at v, as stored: *raw points at the byte after the opening quote, *rawlen counts
@@ -112,6 +131,10 @@ uint32_t pj_count(const pj_doc *doc, pj_val v);
  * key holds escapes. Returns the count written. The root's index is doc->root_idx already.
  */
 uint32_t pj_index(const pj_doc *doc, pj_val v, uint32_t *out);
+
+/* As pj_index, but writes at most cap entries; returns the whole count (so a caller can index
+ * into a small buffer first, and allocate only when the count is more than cap). */
+uint32_t pj_index_some(const pj_doc *doc, pj_val v, uint32_t *out, uint32_t cap);
 
 /* The value of the member whose key (an index entry, flag included) is k. */
 pj_val pj_member_value(const pj_doc *doc, uint32_t k);

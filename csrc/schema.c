@@ -5,6 +5,7 @@
  * table through core.heat_pump_fields. spec/85-steering_spec.lua compares it field by field
  * with the sandbox's own, independent table.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +61,37 @@ const podero_field podero_heat_pump_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL}
 };
 
-int podero_is_decimal_field(const char *k, size_t klen) {
+/* The Decimal fields in a small open-addressing table, made once: the rule is looked up on
+ * every read of a heat pump's string field. */
+#define DEC_SLOTS 64
+static const char *dec_name[DEC_SLOTS];
+static size_t dec_len[DEC_SLOTS];
+static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+
+static unsigned dec_hash(const char *k, size_t klen) {
+    return ((unsigned)klen * 7u + (unsigned char)k[0] + (unsigned char)k[klen - 1] * 3u) & (DEC_SLOTS - 1);
+}
+
+static void dec_init(void) {
     const podero_field *f;
-    for (f = podero_heat_pump_fields; f->name; f++)
-        if (f->decimal && f->name[0] == k[0] && strlen(f->name) == klen && memcmp(f->name, k, klen) == 0)
+    for (f = podero_heat_pump_fields; f->name; f++) {
+        size_t l = strlen(f->name);
+        unsigned h;
+        if (!f->decimal)
+            continue;
+        for (h = dec_hash(f->name, l); dec_name[h]; h = (h + 1) & (DEC_SLOTS - 1)) {}
+        dec_name[h] = f->name;
+        dec_len[h] = l;
+    }
+}
+
+int podero_is_decimal_field(const char *k, size_t klen) {
+    unsigned h;
+    if (klen == 0)
+        return 0;
+    pthread_once(&dec_once, dec_init);
+    for (h = dec_hash(k, klen); dec_name[h]; h = (h + 1) & (DEC_SLOTS - 1))
+        if (dec_len[h] == klen && memcmp(dec_name[h], k, klen) == 0)
             return 1;
     return 0;
 }
@@ -167,7 +195,7 @@ static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, c
 int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_kind,
                         const char *want_id, long status, podero_result *res) {
     char err[200];
-    int rc = pj_parse(doc, body ? body : "", len, err, sizeof err);
+    int rc = pj_parse_hdr(doc, body ? body : "", len, PD_DOC_HEADER, err, sizeof err);
     return check_answer(doc, rc, err, result_kind, want_id, status, res);
 }
 
