@@ -1,7 +1,26 @@
 /*
- * pj_check.h: structural invariant checker for a parsed pj_doc, shared by the standalone
- * tests (tests-c/json_test.c) and the libFuzzer target (fuzz/fuzz_json.c).
- * Header-only; include after json.h. Aborts (via PJ_CHECK) on the first violation.
+ * pj_check.h: differential checker for csrc/json.c, shared by the standalone tests
+ * (tests-c/json_test.c) and the libFuzzer target (fuzz/fuzz_json.c). Header-only; include
+ * after json.h and link tests-c/json_ref.c (the pre-a94e543 tape parser, renamed rj_: the
+ * reference). Aborts (via PJ_CHECK) on the first violation; pjc_checks counts the checks.
+ *
+ * pj_check_input(bytes): parses with pj_parse and rj_parse; they must agree on rc and on the
+ * exact message; on failure the doc must be zeroed; on success both documents are walked
+ * together (old node tree against new pj_val, recursion bounded by PJ_MAX_DEPTH):
+ *  - the doc itself: text is the input, NUL-terminated, PJ_PAD zero bytes after len; root is
+ *    the offset after leading whitespace; root_idx sits right after the padding (4-aligned)
+ *    in the same allocation when n_root > 0 (NULL otherwise); n_root is the root's count;
+ *  - every value: pj_type == node type; pj_num gives the same int64 / the same double bits;
+ *    strings (values and keys): pj_str and pj_str_raw + pj_unescape decode to the node's
+ *    bytes, pj_str_raw's escape flag == RJ_F_ESCAPED, pj_is_number_literal(decoded) ==
+ *    RJ_F_NUMLIT, unescaped strings sit at the node's offset; pj_end is just past the value;
+ *  - containers: pj_count == count, pj_index entries == kids (object: key offsets, PJ_KEY_ESC
+ *    iff the key node is ESCAPED, pj_member_value == the node after the key), pj_first /
+ *    pj_next give the index in order, pj_arr_get of every index (sampled above 2000) and out
+ *    of range, pj_obj_get and pj_index_find of every key (sampled above 2000) and of missing
+ *    keys, keys with '"' or '\\', truncated/extended keys: the same member as rj_obj_get;
+ *    pj_span == rj_span (the root: the whole text).
+ * pj_check_doc(d): the same walk for a document already parsed (the reference parses d->text).
  */
 #ifndef PJ_CHECK_H
 #define PJ_CHECK_H
@@ -10,13 +29,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "json.h"
+#include "json_ref.h"
 
-#define PJ_CHECK(cond) do { if (!(cond)) { \
+#if defined(__GNUC__) || defined(__clang__)
+#define PJC_FN static __attribute__((unused))
+#else
+#define PJC_FN static
+#endif
+
+static unsigned long long pjc_checks;
+
+#define PJ_CHECK(cond) do { pjc_checks++; if (!(cond)) { \
     fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); abort(); } } while (0)
 
+#define PJC_SAMPLE(n, k) ((n) <= 2000 || (k) % ((n) / 200) == 0)
+
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF) */
-static int pjc_utf8_ok(const unsigned char *s, size_t len) {
+PJC_FN int pjc_utf8_ok(const unsigned char *s, size_t len) {
     size_t i = 0;
     while (i < len) {
         unsigned c = s[i], cp, n, k;
@@ -37,140 +70,271 @@ static int pjc_utf8_ok(const unsigned char *s, size_t len) {
     return 1;
 }
 
-/* Checks the subtree rooted at node i; returns the index just past it. Tracks kid usage. */
-static uint32_t pjc_node(const pj_doc *d, uint32_t i, unsigned char *kid_used, int depth) {
-    PJ_CHECK(i < d->n_nodes);
+PJC_FN int pjc_is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* every field zero (whatever fields pj_doc has: pj_parse zeroes the whole struct) */
+PJC_FN int pjc_doc_zero(const pj_doc *d) {
+    static const pj_doc zero;
+    return !d->text && !d->len && !d->root && !d->n_root && !d->root_idx &&
+           memcmp(d, &zero, sizeof zero) == 0;
+}
+
+PJC_FN int pjc_rdoc_zero(const rj_doc *r) {
+    return !r->text && !r->len && !r->strbuf && !r->strbuf_len && !r->nodes && !r->n_nodes &&
+           !r->kids && !r->n_kids;
+}
+
+/* the string (value or key) at v against the reference's string node rn */
+PJC_FN void pjc_str(const pj_doc *d, pj_val v, const rj_doc *r, uint32_t rn) {
+    const rj_node *n = &r->nodes[rn];
+    const char *raw, *want, *s;
+    size_t rawlen, wl, l, ul;
+    char *heap = (char *)1, *buf;
+    int esc;
+    PJ_CHECK(n->type == RJ_STR);
+    PJ_CHECK(d->text[v] == '"');
+    PJ_CHECK(pj_type(d, v) == PJ_STR);
+    PJ_CHECK(pj_num(d, v, NULL, NULL) == -1);
+    want = rj_str(r, n, &wl);
+    esc = pj_str_raw(d, v, &raw, &rawlen);
+    PJ_CHECK(esc == !!(n->flags & RJ_F_ESCAPED));
+    PJ_CHECK(raw == d->text + v + 1);
+    PJ_CHECK((size_t)v + 1 + rawlen < d->len && raw[rawlen] == '"');
+    PJ_CHECK(pj_end(d, v) == v + rawlen + 2);
+    if (!esc) PJ_CHECK(n->u.s.off == v + 1 && n->u.s.len == rawlen);
+    buf = (char *)malloc(rawlen ? rawlen : 1);         /* exactly rawlen: ASan sees overruns */
+    PJ_CHECK(buf != NULL);
+    ul = pj_unescape(raw, rawlen, buf);
+    PJ_CHECK(ul <= rawlen);
+    PJ_CHECK(ul == wl && (wl == 0 || memcmp(buf, want, wl) == 0));
+    free(buf);
+    s = pj_str(d, v, &l, &heap);
+    PJ_CHECK(s != NULL);
+    PJ_CHECK(l == wl && (wl == 0 || memcmp(s, want, wl) == 0));
+    if (esc) PJ_CHECK(heap != NULL && s == heap && heap[l] == '\0');
+    else PJ_CHECK(heap == NULL && s == raw);
+    PJ_CHECK(pjc_utf8_ok((const unsigned char *)s, l));
+    PJ_CHECK(!!pj_is_number_literal(s, l) == !!(n->flags & RJ_F_NUMLIT));
+    free(heap);
+}
+
+/* One key lookup in object obj (new) / rn (reference): both must find the same member. */
+PJC_FN void pjc_probe(const pj_doc *d, pj_val obj, const uint32_t *idx, uint32_t cnt,
+                      const rj_doc *r, uint32_t rn, const char *key, size_t klen) {
+    uint32_t got_r = rj_obj_get(r, rn, key, klen), j;
+    pj_val want = PJ_NONE;
+    if (got_r != RJ_NONE) {
+        const uint32_t *kids = r->kids + r->nodes[rn].u.c.kids;
+        for (j = 0; j < cnt && kids[j] + 1 != got_r; j++) {}
+        PJ_CHECK(j < cnt);
+        want = pj_member_value(d, idx[j]);
+    }
+    PJ_CHECK(pj_obj_get(d, obj, key, klen) == want);
+    PJ_CHECK(pj_index_find(d, idx, cnt, key, klen) == want);
+}
+
+PJC_FN void pjc_probe_variants(const pj_doc *d, pj_val obj, const uint32_t *idx, uint32_t cnt,
+                               const rj_doc *r, uint32_t rn, const char *key, size_t klen) {
+    char *b = (char *)malloc(klen + 2);
+    PJ_CHECK(b != NULL);
+    if (klen) memcpy(b, key, klen);
+    b[klen] = '"';
+    pjc_probe(d, obj, idx, cnt, r, rn, b, klen + 1);           /* key" */
+    b[klen] = '\\';
+    pjc_probe(d, obj, idx, cnt, r, rn, b, klen + 1);           /* key\ */
+    b[klen] = 'x';
+    pjc_probe(d, obj, idx, cnt, r, rn, b, klen + 1);           /* keyx */
+    b[0] = '\\';
+    if (klen) memcpy(b + 1, key, klen);
+    pjc_probe(d, obj, idx, cnt, r, rn, b, klen + 1);           /* \key */
+    if (klen) pjc_probe(d, obj, idx, cnt, r, rn, key, klen - 1);    /* truncated */
+    free(b);
+}
+
+/* The value v (new) against node rn (reference); depth <= PJ_MAX_DEPTH bounds the recursion. */
+PJC_FN void pjc_val(const pj_doc *d, pj_val v, const rj_doc *r, uint32_t rn, int depth, int is_root) {
+    const rj_node *n;
+    size_t st, sl, rst, rsl;
+    pj_val end;
+    int t;
     PJ_CHECK(depth <= PJ_MAX_DEPTH);
-    const pj_node *n = &d->nodes[i];
-    PJ_CHECK(n->type <= PJ_OBJ);
-    PJ_CHECK(n->reserved == 0);
-    switch (n->type) {
-    case PJ_NULL: case PJ_FALSE: case PJ_TRUE: case PJ_INT:
-        PJ_CHECK(n->count == 0);
-        PJ_CHECK(n->flags == 0);
-        return i + 1;
-    case PJ_DBL:
-        PJ_CHECK(n->count == 0);
-        PJ_CHECK(n->flags == 0);
-        PJ_CHECK(!isnan(n->u.d));
-        return i + 1;
-    case PJ_STR: {
-        size_t len;
-        const char *s;
-        PJ_CHECK(n->count == 0);
-        PJ_CHECK((n->flags & ~(PJ_F_ESCAPED | PJ_F_NUMLIT)) == 0);
-        if (n->flags & PJ_F_ESCAPED) {
-            PJ_CHECK(d->strbuf != NULL);
-            PJ_CHECK((size_t)n->u.s.off + n->u.s.len <= d->strbuf_len);
+    PJ_CHECK(rn < r->n_nodes);
+    PJ_CHECK(v < d->len);
+    n = &r->nodes[rn];
+    t = pj_type(d, v);
+    PJ_CHECK(t == n->type);
+    pj_span(d, v, &st, &sl);
+    rj_span(r, rn, &rst, &rsl);
+    PJ_CHECK(st == rst && sl == rsl);
+    if (is_root) PJ_CHECK(st == 0 && sl == d->len);
+    end = pj_end(d, v);
+    PJ_CHECK(end > v && end <= d->len);
+    switch (t) {
+    case PJ_NULL:  PJ_CHECK(end == v + 4 && memcmp(d->text + v, "null", 4) == 0); break;
+    case PJ_TRUE:  PJ_CHECK(end == v + 4 && memcmp(d->text + v, "true", 4) == 0); break;
+    case PJ_FALSE: PJ_CHECK(end == v + 5 && memcmp(d->text + v, "false", 5) == 0); break;
+    case PJ_INT: {
+        int64_t i = 0;
+        double x = 0;
+        PJ_CHECK(pj_num(d, v, &i, &x) == PJ_INT && i == n->u.i);
+        PJ_CHECK(pj_num(d, v, NULL, NULL) == PJ_INT);
+        PJ_CHECK(pj_is_number_literal(d->text + v, end - v));
+        break;
+    }
+    case PJ_DBL: {
+        int64_t i = 0;
+        double x = 0;
+        PJ_CHECK(pj_num(d, v, &i, &x) == PJ_DBL && memcmp(&x, &n->u.d, sizeof x) == 0);
+        PJ_CHECK(!isnan(x));
+        PJ_CHECK(pj_num(d, v, NULL, NULL) == PJ_DBL);
+        PJ_CHECK(pj_is_number_literal(d->text + v, end - v));
+        break;
+    }
+    case PJ_STR:
+        pjc_str(d, v, r, rn);
+        break;
+    case PJ_ARR: case PJ_OBJ: break;
+    default: PJ_CHECK(0);
+    }
+    if (t != PJ_STR && t != PJ_INT && t != PJ_DBL) PJ_CHECK(pj_num(d, v, NULL, NULL) == -1);
+    if (t != PJ_ARR && t != PJ_OBJ) {
+        uint32_t dummy[1];
+        PJ_CHECK(pj_count(d, v) == 0 && pj_index(d, v, dummy) == 0);
+        PJ_CHECK(pj_first(d, v) == PJ_NONE);
+        PJ_CHECK(pj_arr_get(d, v, 0) == PJ_NONE);
+        PJ_CHECK(pj_obj_get(d, v, "a", 1) == PJ_NONE);
+        if (!is_root) PJ_CHECK(sl == 0);
+        return;
+    }
+    {
+        int obj = (t == PJ_OBJ);
+        const uint32_t *kids = r->kids + n->u.c.kids;
+        uint32_t cnt = pj_count(d, v), k, *idx;
+        pj_val w, prev = v;
+        PJ_CHECK(d->text[v] == (obj ? '{' : '['));
+        PJ_CHECK(d->text[end - 1] == (obj ? '}' : ']'));
+        if (!is_root) PJ_CHECK(st == v && sl == (size_t)(end - v));
+        PJ_CHECK(cnt == n->count);
+        PJ_CHECK((size_t)n->u.c.kids + cnt <= r->n_kids);
+        if (is_root) PJ_CHECK(cnt == d->n_root);
+        idx = (uint32_t *)malloc((cnt ? cnt : 1) * sizeof *idx);
+        PJ_CHECK(idx != NULL);
+        PJ_CHECK(pj_index(d, v, idx) == cnt);
+        if (is_root && cnt) PJ_CHECK(memcmp(idx, d->root_idx, cnt * sizeof *idx) == 0);
+        /* in order, inside the container; first/next walk the same offsets */
+        w = pj_first(d, v);
+        for (k = 0; k < cnt; k++) {
+            uint32_t off = idx[k] & ~PJ_KEY_ESC;
+            PJ_CHECK(off > prev && off < end);
+            PJ_CHECK(obj || !(idx[k] & PJ_KEY_ESC));
+            PJ_CHECK(w == off);
+            w = pj_next(d, w, obj);
+            prev = off;
+        }
+        PJ_CHECK(w == PJ_NONE);
+        if (!obj) {
+            for (k = 0; k < cnt; k++) {
+                pjc_val(d, idx[k], r, kids[k], depth + 1, 0);
+                if (PJC_SAMPLE(cnt, k)) PJ_CHECK(pj_arr_get(d, v, k) == idx[k]);
+            }
+            PJ_CHECK(pj_arr_get(d, v, cnt) == PJ_NONE);
+            PJ_CHECK(pj_arr_get(d, v, UINT32_MAX) == PJ_NONE);
+            PJ_CHECK(pj_obj_get(d, v, "a", 1) == PJ_NONE);
         } else {
-            size_t k;
-            PJ_CHECK((size_t)n->u.s.off + n->u.s.len < d->len);
-            PJ_CHECK(n->u.s.off >= 1);
-            PJ_CHECK(d->text[n->u.s.off - 1] == '"');
-            PJ_CHECK(d->text[n->u.s.off + n->u.s.len] == '"');
-            for (k = 0; k < n->u.s.len; k++) {
-                unsigned char c = (unsigned char)d->text[n->u.s.off + k];
-                PJ_CHECK(c >= 0x20 && c != '"' && c != '\\');
+            const uint32_t *fidx = is_root ? d->root_idx : idx;   /* what doc.c uses */
+            static const struct { const char *s; size_t n; } miss[] = {
+                {"", 0}, {"\"", 1}, {"\\", 1}, {"a\"b", 3}, {"\\u0041", 6}, {"a\0", 2},
+                {"\xff\xff no such key", 14},
+            };
+            for (k = 0; k < cnt; k++) {
+                uint32_t key = idx[k] & ~PJ_KEY_ESC, rk = kids[k];
+                pj_val mv = pj_member_value(d, idx[k]);
+                PJ_CHECK(rk + 1 < r->n_nodes);
+                PJ_CHECK(!!(idx[k] & PJ_KEY_ESC) == !!(r->nodes[rk].flags & RJ_F_ESCAPED));
+                pjc_str(d, key, r, rk);
+                PJ_CHECK(mv == pj_member_value(d, key));
+                PJ_CHECK(mv > pj_end(d, key) && mv < end);
+                pjc_val(d, mv, r, rk + 1, depth + 1, 0);
+                if (PJC_SAMPLE(cnt, k)) {
+                    size_t kl;
+                    char *heap;
+                    const char *ks = pj_str(d, key, &kl, &heap);
+                    PJ_CHECK(ks != NULL);
+                    pjc_probe(d, v, fidx, cnt, r, rn, ks, kl);
+                    if (k < 16 || cnt <= 64) pjc_probe_variants(d, v, fidx, cnt, r, rn, ks, kl);
+                    free(heap);
+                }
             }
+            for (k = 0; k < sizeof miss / sizeof miss[0]; k++)
+                pjc_probe(d, v, fidx, cnt, r, rn, miss[k].s, miss[k].n);
+            PJ_CHECK(pj_arr_get(d, v, 0) == PJ_NONE);
         }
-        s = pj_str(d, n, &len);
-        PJ_CHECK(len == n->u.s.len);
-        PJ_CHECK(pjc_utf8_ok((const unsigned char *)s, len));
-        PJ_CHECK(!!(n->flags & PJ_F_NUMLIT) == !!pj_is_number_literal(s, len));
-        return i + 1;
+        free(idx);
     }
-    case PJ_ARR: {
-        uint32_t k, next = i + 1;
-        PJ_CHECK(n->flags == 0);
-        PJ_CHECK((size_t)n->u.c.kids + n->count <= d->n_kids);
-        for (k = 0; k < n->count; k++) {
-            uint32_t e = d->kids[n->u.c.kids + k];
-            PJ_CHECK(!kid_used[n->u.c.kids + k]);
-            kid_used[n->u.c.kids + k] = 1;
-            PJ_CHECK(e == next);
-            PJ_CHECK(pj_arr_get(d, i, k) == e);
-            next = pjc_node(d, e, kid_used, depth + 1);
-        }
-        PJ_CHECK(pj_arr_get(d, i, n->count) == PJ_NONE);
-        PJ_CHECK(pj_arr_get(d, i, UINT32_MAX) == PJ_NONE);
-        return next;
-    }
-    case PJ_OBJ: {
-        uint32_t k, next = i + 1;
-        PJ_CHECK(n->flags == 0);
-        PJ_CHECK((size_t)n->u.c.kids + n->count <= d->n_kids);
-        for (k = 0; k < n->count; k++) {
-            uint32_t key = d->kids[n->u.c.kids + k], j, want;
-            size_t kl, kl2;
-            const char *ks;
-            PJ_CHECK(!kid_used[n->u.c.kids + k]);
-            kid_used[n->u.c.kids + k] = 1;
-            PJ_CHECK(key == next);
-            PJ_CHECK(key + 1 < d->n_nodes);
-            PJ_CHECK(d->nodes[key].type == PJ_STR);
-            pjc_node(d, key, kid_used, depth + 1);
-            next = pjc_node(d, key + 1, kid_used, depth + 1);
-            /* pj_obj_get returns the value of the LAST key with these bytes (checked for
-             * every key of small objects, for a sample of keys of big ones: it is O(n^2)) */
-            if (n->count > 2000 && k % (n->count / 200) != 0) continue;
-            ks = pj_str(d, &d->nodes[key], &kl);
-            want = key + 1;
-            for (j = k + 1; j < n->count; j++) {
-                uint32_t k2 = d->kids[n->u.c.kids + j];
-                const char *s2 = pj_str(d, &d->nodes[k2], &kl2);
-                if (kl2 == kl && memcmp(s2, ks, kl) == 0) want = k2 + 1;
-            }
-            PJ_CHECK(pj_obj_get(d, i, ks, kl) == want);
-        }
-        return next;
-    }
-    }
-    PJ_CHECK(0);
-    return 0;
 }
 
-/* Checks a whole successfully parsed document. */
-static void pj_check_doc(const pj_doc *d) {
+/* d is the successful pj_parse of data[0..size), r the successful rj_parse of the same bytes */
+PJC_FN void pjc_pair(const pj_doc *d, const rj_doc *r, const char *data, size_t size) {
+    size_t k, p = 0;
+    PJ_CHECK(d->text != NULL && d->len == size && size > 0);
+    PJ_CHECK(memcmp(d->text, data, size) == 0);
+    for (k = 0; k < PJ_PAD; k++) PJ_CHECK(d->text[size + k] == '\0');
+    while (p < size && pjc_is_ws((unsigned char)data[p])) p++;
+    PJ_CHECK(p < size && d->root == p);
+    PJ_CHECK(r->n_nodes >= 1 && r->len == size);
+    if (d->n_root) {
+        size_t off = (size + PJ_PAD + 3) & ~(size_t)3;
+        PJ_CHECK((const char *)d->root_idx == d->text + off);
+#ifdef __GLIBC__
+        PJ_CHECK(malloc_usable_size(d->text) >= off + (size_t)d->n_root * sizeof(uint32_t));
+#endif
+    } else {
+        PJ_CHECK(d->root_idx == NULL);
+    }
+    if (r->nodes[0].type != RJ_ARR && r->nodes[0].type != RJ_OBJ) PJ_CHECK(d->n_root == 0);
+    pjc_val(d, d->root, r, 0, 0, 1);
+}
+
+/* Checks a document pj_parse accepted against the reference's parse of the same text. */
+PJC_FN void pj_check_doc(const pj_doc *d) {
+    rj_doc r;
+    char err[128];
     PJ_CHECK(d->text != NULL);
-    PJ_CHECK(d->text[d->len] == '\0');
-    PJ_CHECK(d->n_nodes >= 1);
-    PJ_CHECK(d->nodes != NULL);
-    PJ_CHECK(d->n_kids < d->n_nodes);
-    unsigned char *used = (unsigned char *)calloc((size_t)d->n_kids + 1, 1);
-    PJ_CHECK(used != NULL);
-    PJ_CHECK(pjc_node(d, 0, used, 0) == d->n_nodes);
-    for (uint32_t k = 0; k < d->n_kids; k++) PJ_CHECK(used[k]);   /* kid slices tile kids[] */
-    free(used);
-    /* lookups on non-objects / missing keys */
-    if (d->nodes[0].type != PJ_OBJ) PJ_CHECK(pj_obj_get(d, 0, "a", 1) == PJ_NONE);
-    PJ_CHECK(pj_obj_get(d, 0, "\xff\xff no such key", 14) == PJ_NONE);
+    PJ_CHECK(rj_parse(&r, d->text, d->len, err, sizeof err) == 0);
+    pjc_pair(d, &r, d->text, d->len);
+    rj_free(&r);
 }
 
-/*
- * pj_span of every array and object: it starts at its bracket, ends at the matching one, and
- * parsed on its own gives a root of the same type and count (so it is that value's bytes, no
- * more, no less). The root spans the whole text. Parses: not for allocation-counting tests.
- */
-static void pj_check_spans(const pj_doc *d) {
-    size_t st, len;
-    pj_span(d, 0, &st, &len);
-    PJ_CHECK(st == 0 && len == d->len);
-    for (uint32_t i = 1; i < d->n_nodes; i++) {
-        const pj_node *n = &d->nodes[i];
-        pj_doc sub;
-        char err[128];
-        pj_span(d, i, &st, &len);
-        if (n->type != PJ_ARR && n->type != PJ_OBJ) {
-            PJ_CHECK(len == 0);
-            continue;
-        }
-        PJ_CHECK(len >= 2 && st + len <= d->len);
-        PJ_CHECK(d->text[st] == (n->type == PJ_ARR ? '[' : '{'));
-        PJ_CHECK(d->text[st + len - 1] == (n->type == PJ_ARR ? ']' : '}'));
-        PJ_CHECK(pj_parse(&sub, d->text + st, len, err, sizeof err) == 0);
-        PJ_CHECK(sub.nodes[0].type == n->type && sub.nodes[0].count == n->count);
-        pj_free(&sub);
+/* Parses data[0..size) with both parsers and checks everything above; returns pj_parse's rc. */
+PJC_FN int pj_check_input(const void *data, size_t size) {
+    pj_doc d;
+    rj_doc r;
+    char e1[160], e2[160];
+    int rc, rrc;
+    memset(e1, 'Z', sizeof e1);
+    memset(e2, 'Y', sizeof e2);
+    rc = pj_parse(&d, (const char *)data, size, e1, sizeof e1);
+    rrc = rj_parse(&r, (const char *)data, size, e2, sizeof e2);
+    if (rc != rrc || strcmp(e1, e2) != 0)
+        fprintf(stderr, "differential: pj_parse rc=%d '%s', reference rc=%d '%s' (%zu bytes)\n",
+                rc, rc ? e1 : "", rrc, rrc ? e2 : "", size);
+    PJ_CHECK(rc == rrc);
+    PJ_CHECK(strcmp(e1, e2) == 0);
+    if (rc == 0) {
+        PJ_CHECK(e1[0] == '\0');
+        pjc_pair(&d, &r, (const char *)data, size);
+        pj_free(&d);
+        PJ_CHECK(pjc_doc_zero(&d));
+        pj_free(&d);                                   /* idempotent */
+        PJ_CHECK(pjc_doc_zero(&d));
+    } else {
+        PJ_CHECK(rc == -1 || rc == -2);
+        PJ_CHECK(e1[0] != '\0');
+        PJ_CHECK(pjc_doc_zero(&d) && pjc_rdoc_zero(&r));
+        pj_free(&d);
     }
+    rj_free(&r);
+    return rc;
 }
 
 #endif
