@@ -80,15 +80,21 @@ check: deps layers ctest
 	gcc   -O2 $(WARN) -Werror $(PIC) -I/usr/include/luajit-2.1 -I/usr/include/lua5.1 -I$(CURL_INC) \
 	    -shared -o build/check/gcc-luajit.so $(SRC) $(LIBS)
 
-# The parser's own tests (JSONTestSuite, unit checks, allocation failures) under ASan+UBSan.
+# The parser's own tests (JSONTestSuite, unit checks, allocation failures, every document
+# checked against the old tape parser kept in tests-c/json_ref.c) under ASan+UBSan, twice: with
+# the SSE2 string scanners (x86-64) and with the portable scalar ones (-DPJ_NO_SIMD).
 JSONTESTSUITE ?= $(firstword $(wildcard ../shared/data/JSONTestSuite/test_parsing) $(wildcard shared/data/JSONTestSuite/test_parsing))
+JSONTEST_CC = $(CC) -std=c11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all -DPJ_TEST_WRAP -Wl,--wrap=malloc,--wrap=realloc \
+	    -Icsrc -Itests-c tests-c/json_test.c csrc/json.c tests-c/json_ref.c -lm
 ctest:
 	@mkdir -p build/ctest
-	$(CC) -std=c11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
-	    -fno-sanitize-recover=all -DPJ_TEST_WRAP -Wl,--wrap=malloc,--wrap=realloc \
-	    -Icsrc tests-c/json_test.c csrc/json.c -lm -o build/ctest/json_test
+	$(JSONTEST_CC) -o build/ctest/json_test
 	build/ctest/json_test $(JSONTESTSUITE) tests-c/heat_pump.json > build/ctest/json_test.log
 	@tail -n 3 build/ctest/json_test.log
+	$(JSONTEST_CC) -DPJ_NO_SIMD -o build/ctest/json_test_scalar
+	build/ctest/json_test_scalar $(JSONTESTSUITE) tests-c/heat_pump.json > build/ctest/json_test_scalar.log
+	@tail -n 3 build/ctest/json_test_scalar.log
 	$(CC) -std=c11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
 	    -fno-sanitize-recover=all -Icsrc tests-c/http1_test.c csrc/http1.c -lm -o build/ctest/http1_test
 	build/ctest/http1_test

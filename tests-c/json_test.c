@@ -1,19 +1,23 @@
 /*
  * json_test.c: standalone tests and microbenchmark for csrc/json.c (not part of the product
- * build). From the repository root:
+ * build). Every document is also checked differentially (tests-c/pj_check.h) against the
+ * reference parser tests-c/json_ref.c (the tape parser json.c was before a94e543, renamed
+ * rj_; test-only). From the repository root:
  *
  * Build (sanitizers; --wrap enables the allocation-failure injection test, which is skipped
- * without -DPJ_TEST_WRAP):
+ * without -DPJ_TEST_WRAP; add -DPJ_NO_SIMD for the portable scalar scanners, as `make ctest`
+ * does for its second build):
  *   cc -std=c11 -g -O1 -Wall -Wextra -fsanitize=address,undefined -fno-omit-frame-pointer \
  *      -fno-sanitize-recover=all -DPJ_TEST_WRAP -Wl,--wrap=malloc,--wrap=realloc \
- *      -Icsrc tests-c/json_test.c csrc/json.c -lm -o /tmp/json_test
+ *      -Icsrc -Itests-c tests-c/json_test.c csrc/json.c tests-c/json_ref.c -lm -o /tmp/json_test
  * Run:
  *   /tmp/json_test /work/shared/data/JSONTestSuite/test_parsing tests-c/heat_pump.json
  *   (prints the i_ outcomes; exit status 0 only if everything passed)
  * Valgrind: build the same line without -fsanitize=..., then
  *   valgrind --leak-check=full --error-exitcode=1 /tmp/json_test <same args>
- * Benchmark (optimised build, no sanitizers, no wrap):
- *   cc -std=c11 -O2 -Icsrc tests-c/json_test.c csrc/json.c -lm -o /tmp/json_bench
+ * Benchmark (optimised build, no sanitizers, no wrap): pj_parse plus 3 reads per body, and
+ * the reference parser's rj_parse of the same body for comparison:
+ *   cc -std=c11 -O2 -Icsrc -Itests-c tests-c/json_test.c csrc/json.c tests-c/json_ref.c -lm -o /tmp/json_bench
  *   /tmp/json_bench --bench tests-c/heat_pump.json 200000
  * (add -DPJ_BENCH_CJSON ... -lcjson, with Debian's libcjson-dev, to time cJSON_ParseWithLength
  *  on the same body for comparison)
@@ -80,13 +84,91 @@ static char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* pj_parse of a C string; a success is checked against the reference right away */
 static int parse_s(pj_doc *d, const char *s, char *err, size_t errlen) {
-    return pj_parse(d, s, strlen(s), err, errlen);
+    int rc = pj_parse(d, s, strlen(s), err, errlen);
+    if (rc == 0) pj_check_doc(d);
+    return rc;
 }
 
-static int doc_is_zero(const pj_doc *d) {
-    return !d->text && !d->len && !d->strbuf && !d->strbuf_len && !d->nodes && !d->n_nodes &&
-           !d->kids && !d->n_kids;
+static int doc_is_zero(const pj_doc *d) { return pjc_doc_zero(d); }
+
+/*
+ * The values of a document in document order, keys included: a container, then for each
+ * member its key and its value's subtree (for an array, each element's subtree). This is
+ * the numbering of the old tape's nodes, so "node k" of the old tests is vals[k].
+ */
+typedef struct { pj_val *v; uint32_t n, cap; } vlist;
+
+static void vl_push(vlist *l, pj_val v) {
+    if (l->n == l->cap) {
+        uint32_t nc = l->cap ? l->cap * 2 : 64;
+        pj_val *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) { fprintf(stderr, "out of memory\n"); exit(2); }
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = v;
+}
+
+static void vl_walk(const pj_doc *d, pj_val v, vlist *l, int depth) {   /* depth <= 512 */
+    char c = d->text[v];
+    int obj = (c == '{');
+    vl_push(l, v);
+    if (c != '[' && c != '{') return;
+    for (pj_val w = pj_first(d, v); w != PJ_NONE; w = pj_next(d, w, obj)) {
+        if (obj) {
+            vl_push(l, w);
+            vl_walk(d, pj_member_value(d, w), l, depth + 1);
+        } else {
+            vl_walk(d, w, l, depth + 1);
+        }
+    }
+}
+
+static vlist doc_values(const pj_doc *d) {
+    vlist l = { NULL, 0, 0 };
+    vl_walk(d, d->root, &l, 0);
+    return l;
+}
+
+static int64_t ival(const pj_doc *d, pj_val v) {
+    int64_t i = 0;
+    double x;
+    return pj_num(d, v, &i, &x) == PJ_INT ? i : INT64_MIN + 1;
+}
+
+static double dval(const pj_doc *d, pj_val v) {
+    int64_t i;
+    double x = NAN;
+    return pj_num(d, v, &i, &x) == PJ_DBL ? x : NAN;
+}
+
+/* 1 if the string at v decodes to want[0..wl) */
+static int str_is(const pj_doc *d, pj_val v, const char *want, size_t wl) {
+    size_t l;
+    char *heap;
+    const char *s = pj_type(d, v) == PJ_STR ? pj_str(d, v, &l, &heap) : NULL;
+    int eq = s && l == wl && (wl == 0 || memcmp(s, want, wl) == 0);
+    if (s) free(heap);
+    return eq;
+}
+
+/* pj_str_raw's escape flag (the old PJ_F_ESCAPED) */
+static int str_esc(const pj_doc *d, pj_val v) {
+    const char *raw;
+    size_t rl;
+    return pj_str_raw(d, v, &raw, &rl);
+}
+
+/* the old PJ_F_NUMLIT: the decoded string is exactly a number literal */
+static int str_numlit(const pj_doc *d, pj_val v) {
+    size_t l;
+    char *heap;
+    const char *s = pj_str(d, v, &l, &heap);
+    int yes = s && pj_is_number_literal(s, l);
+    free(heap);
+    return yes;
 }
 
 /* FNV-1a over a canonical dump of the document (used to check i_ determinism) */
@@ -97,17 +179,25 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 }
 static uint64_t doc_hash(const pj_doc *d) {
     uint64_t h = 1469598103934665603ULL;
-    for (uint32_t i = 0; i < d->n_nodes; i++) {
-        const pj_node *n = &d->nodes[i];
-        h = fnv(h, &n->type, 1);
-        h = fnv(h, &n->flags, 1);
-        h = fnv(h, &n->count, 4);
-        if (n->type == PJ_STR) { size_t l; const char *s = pj_str(d, n, &l); h = fnv(h, s, l); }
-        else if (n->type == PJ_INT) h = fnv(h, &n->u.i, 8);
-        else if (n->type == PJ_DBL) h = fnv(h, &n->u.d, 8);
-        else if (n->type >= PJ_ARR) h = fnv(h, &n->u.c.kids, 4);
+    vlist l = doc_values(d);
+    for (uint32_t k = 0; k < l.n; k++) {
+        pj_val v = l.v[k];
+        unsigned char t = (unsigned char)pj_type(d, v);
+        uint32_t c = pj_count(d, v);
+        h = fnv(h, &t, 1);
+        h = fnv(h, &c, 4);
+        h = fnv(h, &v, 4);
+        if (t == PJ_STR) {
+            size_t sl; char *heap; const char *s = pj_str(d, v, &sl, &heap);
+            unsigned char e = (unsigned char)str_esc(d, v);
+            h = fnv(h, &e, 1);
+            if (s) h = fnv(h, s, sl);
+            free(heap);
+        } else if (t == PJ_INT) { int64_t i = ival(d, v); h = fnv(h, &i, 8); }
+        else if (t == PJ_DBL) { double x = dval(d, v); h = fnv(h, &x, 8); }
     }
-    return fnv(h, d->kids, (size_t)d->n_kids * 4);
+    free(l.v);
+    return h;
 }
 
 /* ------------------------------------------------------------------ JSONTestSuite */
@@ -120,7 +210,7 @@ static void run_suite(const char *dir) {
     struct dirent *de;
     char **names = NULL;
     size_t nnames = 0, cap = 0;
-    int y_ok = 0, y_bad = 0, n_ok = 0, n_bad = 0, i_acc = 0, i_rej = 0, i_nondet = 0;
+    int y_ok = 0, y_bad = 0, n_ok = 0, n_bad = 0, i_acc = 0, i_rej = 0, i_nondet = 0, diffed = 0;
     if (!dp) { fprintf(stderr, "cannot open %s\n", dir); failures++; return; }
     while ((de = readdir(dp))) {
         if (de->d_name[0] == '.') continue;
@@ -142,11 +232,14 @@ static void run_suite(const char *dir) {
         snprintf(path, sizeof path, "%s/%s", dir, names[k]);
         char *buf = read_file(path, &len);
         if (!buf) { fprintf(stderr, "cannot read %s\n", path); failures++; continue; }
+        /* differential: same outcome and message as the reference, same values */
+        int crc = pj_check_input(buf, len);
+        diffed++;
         pj_doc d;
         int rc = pj_parse(&d, buf, len, err, sizeof err);
+        CHECKF(rc == crc, "%s rc=%d vs %d", names[k], rc, crc);
         CHECKF(rc == 0 || rc == -1, "%s rc=%d", names[k], rc);
-        if (rc == 0) pj_check_doc(&d);
-        else CHECKF(doc_is_zero(&d) && err[0], "%s", names[k]);
+        if (rc != 0) CHECKF(doc_is_zero(&d) && err[0], "%s", names[k]);
         switch (names[k][0]) {
         case 'y':
             if (rc == 0) y_ok++; else { y_bad++; fprintf(stderr, "FAIL y: %s: %s\n", names[k], err); }
@@ -164,15 +257,18 @@ static void run_suite(const char *dir) {
             if (rc == 0) {
                 i_acc++;
                 printf("%-45s accepted", names[k]);
-                if (d.nodes[0].type == PJ_ARR && d.nodes[0].count >= 1) {
-                    const pj_node *e = &d.nodes[pj_arr_get(&d, 0, 0)];
-                    if (e->type == PJ_INT) printf(" (int %lld)", (long long)e->u.i);
-                    else if (e->type == PJ_DBL) printf(" (double %.17g)", e->u.d);
-                    else if (e->type == PJ_STR) {
-                        size_t l; const unsigned char *s = (const unsigned char *)pj_str(&d, e, &l);
+                if (pj_type(&d, d.root) == PJ_ARR && d.n_root >= 1) {
+                    pj_val e = pj_arr_get(&d, d.root, 0);
+                    int t = pj_type(&d, e);
+                    if (t == PJ_INT) printf(" (int %lld)", (long long)ival(&d, e));
+                    else if (t == PJ_DBL) printf(" (double %.17g)", dval(&d, e));
+                    else if (t == PJ_STR) {
+                        size_t l; char *heap;
+                        const unsigned char *s = (const unsigned char *)pj_str(&d, e, &l, &heap);
                         printf(" (string %zu bytes:", l);
-                        for (size_t j = 0; j < l && j < 12; j++) printf(" %02X", s[j]);
+                        for (size_t j = 0; s && j < l && j < 12; j++) printf(" %02X", s[j]);
                         printf(")");
+                        free(heap);
                     }
                 }
                 printf("\n");
@@ -191,7 +287,8 @@ static void run_suite(const char *dir) {
     }
     free(names);
     printf("--- JSONTestSuite: y_ %d/%d parsed; n_ %d/%d rejected; i_ %d accepted, %d rejected, "
-           "%d nondeterministic ---\n", y_ok, y_ok + y_bad, n_ok, n_ok + n_bad, i_acc, i_rej, i_nondet);
+           "%d nondeterministic; %d files checked against the reference ---\n",
+           y_ok, y_ok + y_bad, n_ok, n_ok + n_bad, i_acc, i_rej, i_nondet, diffed);
     CHECK(y_bad == 0);
     CHECK(n_bad == 0);
     CHECK(i_nondet == 0);
@@ -212,7 +309,10 @@ static void test_numbers(void) {
         int rc = parse_s(&d, ints[k].in, err, sizeof err);
         CHECKF(rc == 0, "%s: %s", ints[k].in, err);
         if (rc) continue;
-        CHECKF(d.nodes[0].type == PJ_INT && d.nodes[0].u.i == ints[k].i, "%s", ints[k].in);
+        int64_t i = 0;
+        CHECKF(pj_type(&d, d.root) == PJ_INT && pj_num(&d, d.root, &i, NULL) == PJ_INT && i == ints[k].i,
+               "%s", ints[k].in);
+        CHECK(d.n_root == 0 && d.root_idx == NULL);
         pj_free(&d);
     }
     static const char *dbls[] = {
@@ -229,21 +329,25 @@ static void test_numbers(void) {
         int rc = parse_s(&d, dbls[k], err, sizeof err);
         CHECKF(rc == 0, "%s: %s", dbls[k], err);
         if (rc) continue;
-        double want = strtod(dbls[k], NULL);
-        CHECKF(d.nodes[0].type == PJ_DBL, "%s type %d", dbls[k], d.nodes[0].type);
-        CHECKF(memcmp(&d.nodes[0].u.d, &want, 8) == 0, "%s: got %.17g want %.17g", dbls[k],
-               d.nodes[0].u.d, want);
+        double want = strtod(dbls[k], NULL), got = dval(&d, d.root);
+        CHECKF(pj_type(&d, d.root) == PJ_DBL, "%s type %d", dbls[k], pj_type(&d, d.root));
+        CHECKF(memcmp(&got, &want, 8) == 0, "%s: got %.17g want %.17g", dbls[k], got, want);
         pj_free(&d);
     }
     /* specific expectations */
     {
         pj_doc d; char err[128];
         CHECK(parse_s(&d, "[1e400,-1e400,0.1,-0.0,9223372036854775808]", err, sizeof err) == 0);
-        CHECK(isinf(d.nodes[1].u.d) && d.nodes[1].u.d > 0);
-        CHECK(isinf(d.nodes[2].u.d) && d.nodes[2].u.d < 0);
-        CHECK(d.nodes[3].u.d == 0.1);
-        CHECK(d.nodes[4].u.d == 0.0 && signbit(d.nodes[4].u.d));
-        CHECK(d.nodes[5].type == PJ_DBL && d.nodes[5].u.d == 9223372036854775808.0);
+        double x1 = dval(&d, pj_arr_get(&d, d.root, 0)), x2 = dval(&d, pj_arr_get(&d, d.root, 1));
+        double x3 = dval(&d, pj_arr_get(&d, d.root, 2)), x4 = dval(&d, pj_arr_get(&d, d.root, 3));
+        double x5 = dval(&d, pj_arr_get(&d, d.root, 4));
+        CHECK(isinf(x1) && x1 > 0);
+        CHECK(isinf(x2) && x2 < 0);
+        CHECK(x3 == 0.1);
+        CHECK(x4 == 0.0 && signbit(x4));
+        CHECK(pj_type(&d, pj_arr_get(&d, d.root, 4)) == PJ_DBL && x5 == 9223372036854775808.0);
+        CHECK(pj_num(&d, d.root, NULL, NULL) == -1);               /* not a number */
+        CHECK(pj_num(&d, pj_arr_get(&d, d.root, 0), NULL, NULL) == PJ_DBL);
         pj_free(&d);
     }
     /* random decimal literals: the fast path must agree bit for bit with strtod */
@@ -267,10 +371,12 @@ static void test_numbers(void) {
             else if (dot == 0 || dot == nd) { buf[pos++] = '.'; buf[pos++] = '5'; }
             buf[pos] = 0;
             pj_doc d; char err[128];
-            if (parse_s(&d, buf, err, sizeof err) != 0) { mismatches++; fprintf(stderr, "rand %s: %s\n", buf, err); continue; }
-            double want = strtod(buf, NULL);
-            if (d.nodes[0].type != PJ_DBL || memcmp(&d.nodes[0].u.d, &want, 8) != 0) {
-                if (mismatches++ < 5) fprintf(stderr, "rand mismatch %s: %.17g vs %.17g\n", buf, d.nodes[0].u.d, want);
+            /* every 16th also against the reference parser (all of them would be slow) */
+            if ((k & 15) == 0) pj_check_input(buf, (size_t)pos);
+            if (pj_parse(&d, buf, (size_t)pos, err, sizeof err) != 0) { mismatches++; fprintf(stderr, "rand %s: %s\n", buf, err); continue; }
+            double want = strtod(buf, NULL), got = dval(&d, d.root);
+            if (pj_type(&d, d.root) != PJ_DBL || memcmp(&got, &want, 8) != 0) {
+                if (mismatches++ < 5) fprintf(stderr, "rand mismatch %s: %.17g vs %.17g\n", buf, got, want);
             }
             pj_free(&d);
         }
@@ -283,11 +389,21 @@ static void check_str(const char *json, const char *want, size_t wantlen, int es
     int rc = parse_s(&d, json, err, sizeof err);
     CHECKF(rc == 0, "%s: %s", json, err);
     if (rc) return;
-    size_t l;
-    const char *s = pj_str(&d, &d.nodes[0], &l);
-    CHECKF(d.nodes[0].type == PJ_STR && l == wantlen && memcmp(s, want, l) == 0, "%s", json);
-    CHECKF(!!(d.nodes[0].flags & PJ_F_ESCAPED) == escaped, "%s", json);
-    if (!escaped) CHECK(s > d.text && s < d.text + d.len);
+    size_t l, rl, ul;
+    char *heap;
+    const char *raw;
+    const char *s = pj_str(&d, d.root, &l, &heap);
+    CHECKF(pj_type(&d, d.root) == PJ_STR && s && l == wantlen && memcmp(s, want, l) == 0, "%s", json);
+    CHECKF(pj_str_raw(&d, d.root, &raw, &rl) == escaped, "%s", json);
+    if (!escaped) CHECK(s > d.text && s < d.text + d.len && heap == NULL);
+    else CHECK(heap != NULL && s == heap && heap[l] == 0);
+    {
+        char *out = malloc(rl ? rl : 1);                /* pj_unescape: rawlen bytes suffice */
+        ul = pj_unescape(raw, rl, out);
+        CHECKF(ul == wantlen && memcmp(out, want, ul) == 0, "%s", json);
+        free(out);
+    }
+    free(heap);
     pj_free(&d);
 }
 
@@ -307,20 +423,36 @@ static void test_strings(void) {
     check_str("\"\\uD800x\"", "\xef\xbf\xbdx", 4, 1);
     check_str("\"\\uD800\\n\"", "\xef\xbf\xbd\n", 4, 1);
     check_str("\"a\\u0000b\"", "a\0b", 3, 1);
+    check_str("\"\\u0000\"", "\0", 1, 1);
+    check_str("\"\\uD800\\\\uDC00\"", "\xef\xbf\xbd\\uDC00", 9, 1);   /* escaped backslash: no pair */
     check_str("\"long prefix without escapes ......... then \\t tab\"",
               "long prefix without escapes ......... then \t tab", 48, 1);
-    /* several escaped and plain strings in one doc: offsets into strbuf stay right */
+    /* several escaped and plain strings in one doc (the old strbuf held 3 + 2 + 2 bytes) */
     {
         pj_doc d; char err[128];
         const char *j = "[\"x\\ny\",\"plain\",\"\\u00fc\",{\"k\\\"\":\"v\"}]";
         CHECK(parse_s(&d, j, err, sizeof err) == 0);
-        size_t l; const char *s;
-        s = pj_str(&d, &d.nodes[1], &l); CHECK(l == 3 && !memcmp(s, "x\ny", 3));
-        s = pj_str(&d, &d.nodes[2], &l); CHECK(l == 5 && !memcmp(s, "plain", 5));
-        s = pj_str(&d, &d.nodes[3], &l); CHECK(l == 2 && !memcmp(s, "\xc3\xbc", 2));
-        CHECK(pj_obj_get(&d, 4, "k\"", 2) == 6);
-        CHECK(d.strbuf_len == 3 + 2 + 2);
-        pj_check_doc(&d);
+        vlist l = doc_values(&d);
+        CHECK(l.n == 7);
+        CHECK(str_is(&d, l.v[1], "x\ny", 3) && str_esc(&d, l.v[1]));
+        CHECK(str_is(&d, l.v[2], "plain", 5) && !str_esc(&d, l.v[2]));
+        CHECK(str_is(&d, l.v[3], "\xc3\xbc", 2) && str_esc(&d, l.v[3]));
+        CHECK(pj_obj_get(&d, l.v[4], "k\"", 2) == l.v[6]);
+        CHECK(str_is(&d, l.v[5], "k\"", 2) && str_esc(&d, l.v[5]) && !str_esc(&d, l.v[6]));
+        {
+            uint32_t idx[1];
+            CHECK(pj_index(&d, l.v[4], idx) == 1 && idx[0] == (l.v[5] | PJ_KEY_ESC));
+            CHECK(pj_member_value(&d, idx[0]) == l.v[6]);
+        }
+        size_t esc_bytes = 0;
+        for (uint32_t k = 0; k < l.n; k++) {
+            size_t sl; char *heap;
+            if (pj_type(&d, l.v[k]) != PJ_STR || !str_esc(&d, l.v[k])) continue;
+            if (pj_str(&d, l.v[k], &sl, &heap)) esc_bytes += sl;
+            free(heap);
+        }
+        CHECK(esc_bytes == 3 + 2 + 2);
+        free(l.v);
         pj_free(&d);
     }
     /* invalid UTF-8 inside strings */
@@ -334,6 +466,7 @@ static void test_strings(void) {
         pj_doc d; char err[128];
         int rc = parse_s(&d, bad[k], err, sizeof err);
         CHECKF(rc == -1 && strstr(err, "invalid UTF-8 at byte "), "bad utf8 #%zu: %s", k, err);
+        CHECK(pj_check_input(bad[k], strlen(bad[k])) == -1);
     }
 }
 
@@ -351,17 +484,27 @@ static void test_numlit(void) {
         snprintf(json, sizeof json, "\"%s\"", lit[k].s);
         pj_doc d; char err[128];
         CHECK(parse_s(&d, json, err, sizeof err) == 0);
-        CHECKF(!!(d.nodes[0].flags & PJ_F_NUMLIT) == lit[k].yes, "flag for \"%s\"", lit[k].s);
+        CHECKF(str_numlit(&d, d.root) == lit[k].yes, "flag for \"%s\"", lit[k].s);
         pj_free(&d);
     }
     /* decided on the decoded content */
     pj_doc d; char err[128];
     CHECK(parse_s(&d, "[\"\\u0032\\u0031.5\", \"2\\n\", {\"7\": \"x\"}]", err, sizeof err) == 0);
-    CHECK(d.nodes[1].flags == (PJ_F_NUMLIT | PJ_F_ESCAPED));
-    CHECK(d.nodes[2].flags == PJ_F_ESCAPED);
-    CHECK(d.nodes[4].flags == PJ_F_NUMLIT);      /* keys are string nodes too */
-    CHECK(d.nodes[5].flags == 0);
+    vlist l = doc_values(&d);
+    CHECK(l.n == 6);
+    CHECK(str_numlit(&d, l.v[1]) && str_esc(&d, l.v[1]));         /* was NUMLIT | ESCAPED */
+    CHECK(!str_numlit(&d, l.v[2]) && str_esc(&d, l.v[2]));        /* was ESCAPED */
+    CHECK(str_numlit(&d, l.v[4]) && !str_esc(&d, l.v[4]));        /* keys are strings too */
+    CHECK(!str_numlit(&d, l.v[5]) && !str_esc(&d, l.v[5]));
+    free(l.v);
     pj_free(&d);
+}
+
+/* sum of pj_count over the containers of d (the old n_kids) */
+static uint32_t total_kids(const pj_doc *d, const vlist *l) {
+    uint32_t s = 0;
+    for (uint32_t k = 0; k < l->n; k++) s += pj_count(d, l->v[k]);
+    return s;
 }
 
 static void test_layout(void) {
@@ -369,46 +512,70 @@ static void test_layout(void) {
     /* 0:[ 1:1 2:[ 3:2 4:3 ] 5:{ 6:"a" 7:[ 8:4 ] 9:"b" 10:{} 11:"a" 12:5 } 13:6 ] */
     const char *j = " [1,[2,3],{\"a\":[4],\"b\":{},\"a\":5},6] ";
     CHECK(parse_s(&d, j, err, sizeof err) == 0);
-    CHECK(d.n_nodes == 14);
-    CHECK(d.nodes[0].type == PJ_ARR && d.nodes[0].count == 4);
-    CHECK(pj_arr_get(&d, 0, 0) == 1 && pj_arr_get(&d, 0, 1) == 2 && pj_arr_get(&d, 0, 2) == 5 &&
-          pj_arr_get(&d, 0, 3) == 13 && pj_arr_get(&d, 0, 4) == PJ_NONE);
-    CHECK(d.nodes[2].type == PJ_ARR && d.nodes[2].count == 2);
-    CHECK(pj_arr_get(&d, 2, 0) == 3 && pj_arr_get(&d, 2, 1) == 4);
-    CHECK(d.nodes[5].type == PJ_OBJ && d.nodes[5].count == 3);
-    CHECK(d.kids[d.nodes[5].u.c.kids] == 6 && d.kids[d.nodes[5].u.c.kids + 1] == 9 &&
-          d.kids[d.nodes[5].u.c.kids + 2] == 11);
-    CHECK(pj_obj_get(&d, 5, "a", 1) == 12);        /* duplicate: last wins */
-    CHECK(d.nodes[12].type == PJ_INT && d.nodes[12].u.i == 5);
-    CHECK(pj_obj_get(&d, 5, "b", 1) == 10);
-    CHECK(d.nodes[10].type == PJ_OBJ && d.nodes[10].count == 0);
-    CHECK(pj_obj_get(&d, 5, "c", 1) == PJ_NONE);
-    CHECK(pj_obj_get(&d, 5, "", 0) == PJ_NONE);
-    CHECK(pj_obj_get(&d, 0, "a", 1) == PJ_NONE);   /* not an object */
-    CHECK(pj_obj_get(&d, 7, "a", 1) == PJ_NONE);
-    CHECK(pj_arr_get(&d, 7, 0) == 8 && d.nodes[8].u.i == 4);
-    CHECK(pj_arr_get(&d, 1, 0) == PJ_NONE);        /* scalar: count 0 */
-    CHECK(d.n_kids == 4 + 2 + 3 + 1);
-    pj_check_doc(&d);
+    vlist l = doc_values(&d);
+    const pj_val *n = l.v;
+    CHECK(l.n == 14);
+    CHECK(d.root == 1 && n[0] == 1);
+    CHECK(pj_type(&d, n[0]) == PJ_ARR && pj_count(&d, n[0]) == 4 && d.n_root == 4);
+    CHECK(pj_arr_get(&d, n[0], 0) == n[1] && pj_arr_get(&d, n[0], 1) == n[2] &&
+          pj_arr_get(&d, n[0], 2) == n[5] && pj_arr_get(&d, n[0], 3) == n[13] &&
+          pj_arr_get(&d, n[0], 4) == PJ_NONE);
+    CHECK(d.root_idx[0] == n[1] && d.root_idx[1] == n[2] && d.root_idx[2] == n[5] && d.root_idx[3] == n[13]);
+    CHECK(pj_type(&d, n[2]) == PJ_ARR && pj_count(&d, n[2]) == 2);
+    CHECK(pj_arr_get(&d, n[2], 0) == n[3] && pj_arr_get(&d, n[2], 1) == n[4]);
+    CHECK(pj_type(&d, n[5]) == PJ_OBJ && pj_count(&d, n[5]) == 3);
+    {
+        uint32_t idx[3];
+        CHECK(pj_index(&d, n[5], idx) == 3 && idx[0] == n[6] && idx[1] == n[9] && idx[2] == n[11]);
+        CHECK(pj_member_value(&d, idx[0]) == n[7] && pj_member_value(&d, idx[2]) == n[12]);
+        CHECK(pj_index_find(&d, idx, 3, "a", 1) == n[12]);       /* duplicate: last wins */
+        CHECK(pj_index_find(&d, idx, 2, "a", 1) == n[7]);        /* ... among the entries given */
+        CHECK(pj_index_find(&d, idx, 3, "c", 1) == PJ_NONE);
+    }
+    CHECK(pj_obj_get(&d, n[5], "a", 1) == n[12]);       /* duplicate: last wins */
+    CHECK(pj_type(&d, n[12]) == PJ_INT && ival(&d, n[12]) == 5);
+    CHECK(pj_obj_get(&d, n[5], "b", 1) == n[10]);
+    CHECK(pj_type(&d, n[10]) == PJ_OBJ && pj_count(&d, n[10]) == 0);
+    CHECK(pj_obj_get(&d, n[5], "c", 1) == PJ_NONE);
+    CHECK(pj_obj_get(&d, n[5], "", 0) == PJ_NONE);
+    CHECK(pj_obj_get(&d, n[0], "a", 1) == PJ_NONE);   /* not an object */
+    CHECK(pj_obj_get(&d, n[7], "a", 1) == PJ_NONE);
+    CHECK(pj_arr_get(&d, n[7], 0) == n[8] && ival(&d, n[8]) == 4);
+    CHECK(pj_arr_get(&d, n[1], 0) == PJ_NONE);        /* scalar: count 0 */
+    CHECK(pj_first(&d, n[5]) == n[6] && pj_next(&d, n[6], 1) == n[9] && pj_next(&d, n[11], 1) == PJ_NONE);
+    CHECK(pj_end(&d, n[6]) == n[6] + 3 && pj_end(&d, n[0]) == d.len - 1);
+    CHECK(total_kids(&d, &l) == 4 + 2 + 3 + 1);
+    free(l.v);
     pj_free(&d);
     CHECK(doc_is_zero(&d));
     pj_free(&d);                                   /* idempotent */
     CHECK(doc_is_zero(&d));
 
     CHECK(parse_s(&d, "{\"a\":1,\"a\":2,\"\":3,\"a\\u0000\":4}", err, sizeof err) == 0);
-    CHECK(d.nodes[0].count == 4);
-    CHECK(pj_obj_get(&d, 0, "a", 1) == 4 && d.nodes[4].u.i == 2);
-    CHECK(pj_obj_get(&d, 0, "", 0) == 6);
-    CHECK(pj_obj_get(&d, 0, "a\0", 2) == 8);
-    pj_check_doc(&d);
+    l = doc_values(&d);
+    n = l.v;
+    CHECK(pj_count(&d, d.root) == 4 && d.n_root == 4);
+    CHECK(pj_obj_get(&d, d.root, "a", 1) == n[4] && ival(&d, n[4]) == 2);
+    CHECK(pj_obj_get(&d, d.root, "", 0) == n[6]);
+    CHECK(pj_obj_get(&d, d.root, "a\0", 2) == n[8]);
+    CHECK(pj_index_find(&d, d.root_idx, d.n_root, "a\0", 2) == n[8]);
+    CHECK(d.root_idx[3] == (n[7] | PJ_KEY_ESC) && d.root_idx[0] == n[1]);
+    free(l.v);
     pj_free(&d);
 
     /* root scalars */
-    CHECK(parse_s(&d, "null", err, sizeof err) == 0 && d.n_nodes == 1 && d.nodes[0].type == PJ_NULL);
+    CHECK(parse_s(&d, "null", err, sizeof err) == 0 && pj_type(&d, d.root) == PJ_NULL && d.n_root == 0);
+    l = doc_values(&d);
+    CHECK(l.n == 1);
+    free(l.v);
     pj_free(&d);
-    CHECK(parse_s(&d, "\ttrue\r\n", err, sizeof err) == 0 && d.nodes[0].type == PJ_TRUE);
+    CHECK(parse_s(&d, "\ttrue\r\n", err, sizeof err) == 0 && pj_type(&d, d.root) == PJ_TRUE && d.root == 1);
     pj_free(&d);
-    CHECK(parse_s(&d, "false", err, sizeof err) == 0 && d.nodes[0].type == PJ_FALSE);
+    CHECK(parse_s(&d, "false", err, sizeof err) == 0 && pj_type(&d, d.root) == PJ_FALSE);
+    pj_free(&d);
+    /* empty root containers: no index */
+    CHECK(parse_s(&d, " [ ] ", err, sizeof err) == 0 && d.n_root == 0 && d.root_idx == NULL &&
+          pj_first(&d, d.root) == PJ_NONE);
     pj_free(&d);
 
     /* 512 deep is fine, 513 is not */
@@ -416,16 +583,20 @@ static void test_layout(void) {
         char *buf = malloc(2 * 600 + 1);
         memset(buf, '[', 512);
         memset(buf + 512, ']', 512);
-        CHECK(pj_parse(&d, buf, 1024, err, sizeof err) == 0 && d.n_nodes == 512);
+        CHECK(pj_parse(&d, buf, 1024, err, sizeof err) == 0);
+        l = doc_values(&d);
+        CHECK(l.n == 512 && d.n_root == 1);
+        free(l.v);
         pj_check_doc(&d);
         pj_free(&d);
         memset(buf, '[', 513);
         memset(buf + 513, ']', 513);
         CHECK(pj_parse(&d, buf, 1026, err, sizeof err) == -1);
         CHECK(strcmp(err, "nested too deeply at byte 512") == 0);
+        CHECK(pj_check_input(buf, 1026) == -1);
         free(buf);
     }
-    /* wide containers: exercise growth of the node, kid and child-index arrays */
+    /* wide containers: a root index that outgrows the stack buffer */
     {
         size_t n = 100000, pos = 0;
         char *buf = malloc(n * 24 + 16);
@@ -433,8 +604,10 @@ static void test_layout(void) {
         for (size_t k = 0; k < n; k++) pos += (size_t)sprintf(buf + pos, "%s[%zu,{}]", k ? "," : "", k);
         buf[pos++] = ']';
         CHECK(pj_parse(&d, buf, pos, err, sizeof err) == 0);
-        CHECK(d.n_nodes == 1 + 3 * n && d.nodes[0].count == n);
-        CHECK(d.nodes[pj_arr_get(&d, pj_arr_get(&d, 0, 77777), 0)].u.i == 77777);
+        l = doc_values(&d);
+        CHECK(l.n == 1 + 3 * n && pj_count(&d, d.root) == n && d.n_root == n);
+        free(l.v);
+        CHECK(ival(&d, pj_arr_get(&d, pj_arr_get(&d, d.root, 77777), 0)) == 77777);
         pj_check_doc(&d);
         pj_free(&d);
         pos = 0;
@@ -442,14 +615,27 @@ static void test_layout(void) {
         for (size_t k = 0; k < n; k++) pos += (size_t)sprintf(buf + pos, "%s\"k%zu\":%zu", k ? "," : "", k, k);
         buf[pos++] = '}';
         CHECK(pj_parse(&d, buf, pos, err, sizeof err) == 0);
-        CHECK(d.nodes[0].count == n);
-        CHECK(d.nodes[pj_obj_get(&d, 0, "k99999", 6)].u.i == 99999);
+        CHECK(pj_count(&d, d.root) == n);
+        CHECK(ival(&d, pj_obj_get(&d, d.root, "k99999", 6)) == 99999);
+        CHECK(ival(&d, pj_obj_get(&d, d.root, "k0", 2)) == 0);
+        CHECK(pj_obj_get(&d, d.root, "k100000", 7) == PJ_NONE);
+        pj_check_doc(&d);
+        pj_free(&d);
+        /* the same object one level down: pj_obj_get scans, pj_index indexes on demand */
+        memmove(buf + 5, buf, pos);
+        memcpy(buf, "{\"o\":", 5);
+        buf[pos + 5] = '}';
+        pos += 6;
+        CHECK(pj_parse(&d, buf, pos, err, sizeof err) == 0);
+        pj_val o = pj_obj_get(&d, d.root, "o", 1);
+        CHECK(pj_count(&d, o) == n);
+        CHECK(ival(&d, pj_obj_get(&d, o, "k99999", 6)) == 99999);
+        CHECK(ival(&d, pj_obj_get(&d, o, "k12345", 6)) == 12345);
         pj_check_doc(&d);
         pj_free(&d);
         free(buf);
     }
 }
-
 static void test_errors(void) {
     static const struct { const char *in; size_t len; const char *msg; } cases[] = {
         {"", 0, "empty body"},
@@ -509,6 +695,7 @@ static void test_errors(void) {
                k, rc, err, cases[k].msg);
         CHECK(doc_is_zero(&d));
         pj_free(&d);
+        CHECK(pj_check_input(cases[k].in, cases[k].len) == -1);    /* same message as the reference */
     }
     /* NULL text with len 0, NULL errbuf, tiny errbuf */
     {
@@ -521,6 +708,7 @@ static void test_errors(void) {
         char big[64];
         CHECK(pj_parse(&d, "x", (size_t)INT32_MAX + 1, big, sizeof big) == -1 && !strcmp(big, "body too large"));
         CHECK(doc_is_zero(&d));
+        CHECK(pj_check_input(NULL, 0) == -1);
     }
     /* 100000 '[' fails cleanly and fast */
     {
@@ -535,10 +723,12 @@ static void test_errors(void) {
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         CHECK(rc == -1 && !strcmp(err, "nested too deeply at byte 512"));
         CHECKF(ms < 50, "%.3f ms", ms);
+        CHECK(pj_check_input(buf, n) == -1);
         /* and an open array/object mix */
         for (size_t k = 0; k < n; k++) buf[k] = (k % 6 < 5) ? "[{\"\":"[k % 6 < 5 ? k % 6 : 0] : ' ';
         rc = pj_parse(&d, buf, n, err, sizeof err);
         CHECK(rc == -1 && strstr(err, "nested too deeply at byte "));
+        CHECK(pj_check_input(buf, n) == -1);
         free(buf);
     }
 }
@@ -552,11 +742,18 @@ static void test_truncation(const char *path) {
     int rc = pj_parse(&d, buf, len, err, sizeof err);
     CHECKF(rc == 0, "%s: %s", path, err);
     if (rc == 0) {
-        CHECK(d.nodes[0].type == PJ_OBJ && d.nodes[0].count == 66);
-        uint32_t v = pj_obj_get(&d, 0, "indoor_actual_temperature", 25);
-        CHECK(v != PJ_NONE && d.nodes[v].type == PJ_STR && (d.nodes[v].flags & PJ_F_NUMLIT));
-        v = pj_obj_get(&d, 0, "actions", 7);
-        CHECK(v != PJ_NONE && d.nodes[v].type == PJ_ARR && d.nodes[v].count == 2);
+        CHECK(pj_type(&d, d.root) == PJ_OBJ && pj_count(&d, d.root) == 66 && d.n_root == 66);
+        pj_val v = pj_obj_get(&d, d.root, "indoor_actual_temperature", 25);
+        CHECK(v != PJ_NONE && pj_type(&d, v) == PJ_STR && str_numlit(&d, v));   /* a Decimal string */
+        v = pj_obj_get(&d, d.root, "actions", 7);
+        CHECK(v != PJ_NONE && pj_type(&d, v) == PJ_ARR && pj_count(&d, v) == 2);
+        uint32_t numlits = 0;
+        for (uint32_t k = 0; k < d.n_root; k++) {
+            pj_val mv = pj_member_value(&d, d.root_idx[k]);
+            if (pj_type(&d, mv) == PJ_STR && str_numlit(&d, mv)) numlits++;
+        }
+        CHECK(numlits > 0);
+        printf("heat pump: %u members at the root, %u of them Decimal strings\n", d.n_root, numlits);
         pj_check_doc(&d);
         pj_free(&d);
     }
@@ -567,20 +764,22 @@ static void test_truncation(const char *path) {
         rc = pj_parse(&d, copy, cut, err, sizeof err);
         if (rc == -1 && err[0] && doc_is_zero(&d)) nerr++;
         else fprintf(stderr, "prefix %zu: rc=%d\n", cut, rc);
+        CHECK(pj_check_input(copy, cut) == -1);
         free(copy);
     }
     CHECKF(nerr == len, "%zu of %zu prefixes rejected", nerr, len);
-    /* corrupt each byte in a few ways: must never crash; successes must be consistent */
+    /* corrupt each byte in a few ways: must never crash; the outcome (message, values) must be
+     * the reference's */
     static const unsigned char repl[] = { 0x00, '"', '\\', '{', ']', 0x80, 0xff, ',', '1', ' ' };
     size_t accepted = 0, total = 0;
     for (size_t pos = 0; pos < len; pos++) {
         for (size_t r = 0; r < sizeof repl; r++) {
             char save = buf[pos];
             buf[pos] = (char)repl[r];
-            rc = pj_parse(&d, buf, len, err, sizeof err);
+            rc = pj_check_input(buf, len);
             total++;
-            if (rc == 0) { accepted++; pj_check_doc(&d); pj_free(&d); }
-            else CHECK(rc == -1 && doc_is_zero(&d));
+            if (rc == 0) accepted++;
+            else CHECK(rc == -1);
             buf[pos] = save;
         }
     }
@@ -600,7 +799,7 @@ static void test_oom(const char *path) {
         NULL, NULL,
     };
     size_t lens[5] = {0};
-    /* a body that needs every array to grow */
+    /* a root index that outgrows the stack buffer and is grown on the heap */
     size_t n = 3000, pos = 0;
     char *wide = malloc(n * 20);
     wide[pos++] = '[';
@@ -611,25 +810,104 @@ static void test_oom(const char *path) {
     for (int k = 0; k < 3; k++) lens[k] = strlen(docs[k]);
     for (int k = 0; k < 5; k++) {
         if (!docs[k]) continue;
-        long fails = 0;
+        long fails = 0, calls = 0;
+        pj_doc d; char err[128];
         for (long c = 0;; c++) {
-            pj_doc d; char err[128];
             alloc_countdown = c;
+            alloc_calls = 0;
             int rc = pj_parse(&d, docs[k], lens[k], err, sizeof err);
+            calls = alloc_calls;
             alloc_countdown = -1;
-            if (rc == 0) { pj_check_doc(&d); pj_free(&d); break; }
+            if (rc == 0) break;
             CHECKF(rc == -2 && !strcmp(err, "out of memory") && doc_is_zero(&d), "doc %d, fail #%ld: rc=%d %s", k, c, rc, err);
             fails++;
             if (c > 1000) { CHECK(0); break; }
         }
-        printf("oom: doc %d: %ld injected allocation failures handled\n", k, fails);
+        /* at most: the copy, the realloc that appends the root index (when there is one),
+         * and the heap copies of the root index when it outgrows the 256 entries kept on the
+         * stack; each of them failing was one failure above */
+        uint32_t nr = d.n_root, cap = 256, grow = 0;
+        while (cap < nr) { cap *= 2; grow++; }
+        long want = 1 + (nr > 0) + grow;
+        CHECKF(calls >= 1 && calls <= want && fails == calls, "doc %d: %ld allocations, %ld failures, at most %ld",
+               k, calls, fails, want);
+        pj_check_doc(&d);
+        /* pj_str of an escaped string allocates: its failure is NULL, *heap NULL */
+        vlist l = doc_values(&d);
+        for (uint32_t j = 0; j < l.n; j++) {
+            size_t sl = 99;
+            char *heap = (char *)1;
+            if (pj_type(&d, l.v[j]) != PJ_STR || !str_esc(&d, l.v[j])) continue;
+            alloc_countdown = 0;
+            const char *s = pj_str(&d, l.v[j], &sl, &heap);
+            alloc_countdown = -1;
+            CHECK(s == NULL && heap == NULL);
+            break;
+        }
+        free(l.v);
+        pj_free(&d);
+        printf("oom: doc %d: %ld allocation(s) per parse (n_root %u), each failure handled\n", k, calls, nr);
+    }
+    /* pj_parse_owned: the text is freed on failure too (the leak checker sees it) */
+    for (long c = 0;; c++) {
+        pj_doc d; char err[128];
+        char *t = __real_malloc(lens[3] + PJ_PAD);
+        memcpy(t, docs[3], lens[3]);
+        alloc_countdown = c;
+        int rc = pj_parse_owned(&d, t, lens[3], err, sizeof err);
+        alloc_countdown = -1;
+        if (rc == 0) { CHECK(c <= 5); pj_check_doc(&d); pj_free(&d); break; }
+        CHECK(rc == -2 && doc_is_zero(&d));
+        if (c > 100) { CHECK(0); break; }
     }
     free(wide);
     free(hp);
 }
 #endif
 
-/* pj_span: each container's exact bytes, whitespace and tricky strings included */
+/* pj_parse_owned takes the text over; NULL is out of memory */
+static void test_owned(void) {
+    const char *j = " {\"a\": [1, \"x\\ty\"], \"b\": null} ";
+    size_t len = strlen(j);
+    pj_doc d; char err[128];
+    char *t = malloc(len + PJ_PAD);
+    memcpy(t, j, len);
+    memset(t + len, 'X', PJ_PAD);                  /* the parser zeroes the padding itself */
+    CHECK(pj_parse_owned(&d, t, len, err, sizeof err) == 0);
+    pj_check_doc(&d);
+    CHECK(d.n_root == 2 && pj_type(&d, pj_obj_get(&d, d.root, "b", 1)) == PJ_NULL);
+    pj_free(&d);
+    t = malloc(4 + PJ_PAD);
+    memcpy(t, "[1,]", 4);
+    CHECK(pj_parse_owned(&d, t, 4, err, sizeof err) == -1 && doc_is_zero(&d));   /* freed */
+    CHECK(!strcmp(err, "unexpected character ']' at byte 3"));
+    CHECK(pj_parse_owned(&d, NULL, 4, err, sizeof err) == -2 && !strcmp(err, "out of memory"));
+    CHECK(doc_is_zero(&d));
+}
+
+/* pj_span: each container's exact bytes, whitespace and tricky strings included; each span
+ * parsed on its own gives a root of the same type and count */
+static void check_spans_reparse(const pj_doc *d) {
+    vlist l = doc_values(d);
+    size_t st, len;
+    pj_span(d, d->root, &st, &len);
+    CHECK(st == 0 && len == d->len);
+    for (uint32_t k = 1; k < l.n; k++) {
+        pj_val v = l.v[k];
+        int t = pj_type(d, v);
+        pj_doc sub;
+        char err[128];
+        pj_span(d, v, &st, &len);
+        if (t != PJ_ARR && t != PJ_OBJ) { CHECK(len == 0); continue; }
+        CHECK(st == v && len >= 2 && st + len <= d->len);
+        CHECK(d->text[st + len - 1] == (t == PJ_ARR ? ']' : '}'));
+        CHECK(pj_parse(&sub, d->text + st, len, err, sizeof err) == 0);
+        CHECK(pj_type(&sub, sub.root) == t && sub.n_root == pj_count(d, v) && sub.root == 0);
+        pj_free(&sub);
+    }
+    free(l.v);
+}
+
 static void test_spans(const char *path) {
     static const char *const docs[] = {
         " [ 1 , { \"a\" : [ ] , \"b\":\"]}\\\"\" } , [ [ ] ] ] ",
@@ -641,7 +919,7 @@ static void test_spans(const char *path) {
         pj_doc d;
         char err[128];
         CHECK(parse_s(&d, docs[i], err, sizeof err) == 0);
-        pj_check_spans(&d);
+        check_spans_reparse(&d);
         pj_free(&d);
     }
     {
@@ -649,8 +927,10 @@ static void test_spans(const char *path) {
         char err[128];
         size_t st;
         CHECK(parse_s(&d, " [ 1 , { \"a\" : [ ] } ] ", err, sizeof err) == 0);
-        pj_span(&d, pj_arr_get(&d, 0, 1), &st, &len);
+        pj_span(&d, pj_arr_get(&d, d.root, 1), &st, &len);
         CHECK(len == 13 && memcmp(d.text + st, "{ \"a\" : [ ] }", 13) == 0);
+        pj_span(&d, pj_arr_get(&d, d.root, 0), &st, &len);
+        CHECK(len == 0);                                   /* scalars are never views */
         pj_free(&d);
     }
     {
@@ -660,7 +940,7 @@ static void test_spans(const char *path) {
         CHECK(body != NULL);
         if (body) {
             CHECK(pj_parse(&d, body, len, err, sizeof err) == 0);
-            pj_check_spans(&d);
+            check_spans_reparse(&d);
             pj_free(&d);
             free(body);
         }
@@ -669,7 +949,8 @@ static void test_spans(const char *path) {
 }
 
 static void test_locale(void) {
-    /* the double must not depend on LC_NUMERIC */
+    /* the double must not depend on LC_NUMERIC: numbers are converted when read, so read them
+     * while the locale is set */
     const char *locs[] = { "de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "C.UTF-8", NULL };
     const char *got = NULL;
     char name[64] = "(none available, C)";
@@ -681,15 +962,77 @@ static void test_locale(void) {
     }
     pj_doc d; char err[128];
     CHECK(parse_s(&d, "[1.25e300, 3.141592653589793238462643383279, 0.1]", err, sizeof err) == 0);
+    double x0 = dval(&d, pj_arr_get(&d, d.root, 0)), x1 = dval(&d, pj_arr_get(&d, d.root, 1));
+    double x2 = dval(&d, pj_arr_get(&d, d.root, 2));
     setlocale(LC_NUMERIC, "C");
-    CHECK(d.nodes[1].u.d == strtod("1.25e300", NULL));
-    CHECK(d.nodes[2].u.d == strtod("3.141592653589793238462643383279", NULL));
-    CHECK(d.nodes[3].u.d == 0.1);
+    CHECK(x0 == strtod("1.25e300", NULL));
+    CHECK(x1 == strtod("3.141592653589793238462643383279", NULL));
+    CHECK(x2 == 0.1);
     printf("locale test ran with LC_NUMERIC=%s (decimal point '%s')\n", name, point);
     pj_free(&d);
 }
 
+/* the string scanners (SSE2 or the portable scalar ones): strings of every length up to 80
+ * with an escape, a quote, a control byte or a multi-byte character at every position, at
+ * the end of the body (the scanners read into the padding) and inside an array */
+static void test_scanners(void) {
+#if defined(PJ_NO_SIMD) || !defined(__SSE2__)
+    int want = 0;
+#else
+    int want = 1;
+#endif
+    CHECKF(pj_simd() == want, "pj_simd() = %d, this build wants %d", pj_simd(), want);
+    static const char *const ins[] = { "\\n", "\\u00e9", "\\\"", "\xc3\xa9", "\xe2\x82\xac", "\x01", "\"", "\\", "\xff" };
+    char buf[128];
+    long n = 0, ok = 0;
+    for (int len = 0; len <= 80; len++) {
+        for (int at = -1; at < len; at++) {
+            for (size_t w = 0; w < sizeof ins / sizeof ins[0]; w++) {
+                for (int arr = 0; arr < 2; arr++) {
+                    size_t pos = 0, il = strlen(ins[w]);
+                    if (at < 0 && w > 0) continue;
+                    if (arr) buf[pos++] = '[';
+                    buf[pos++] = '"';
+                    for (int c = 0; c < len; c++) {
+                        if (c == at) { memcpy(buf + pos, ins[w], il); pos += il; }
+                        else buf[pos++] = (char)('a' + c % 26);
+                    }
+                    buf[pos++] = '"';
+                    if (arr) buf[pos++] = ']';
+                    char *exact = malloc(pos);           /* exact size: ASan catches over-reads */
+                    memcpy(exact, buf, pos);
+                    if (pj_check_input(exact, pos) == 0) ok++;
+                    n++;
+                    free(exact);
+                }
+            }
+        }
+    }
+    printf("scanners: %s (pj_simd() = %d); %ld strings checked against the reference, %ld valid\n",
+           pj_simd() ? "SSE2" : "portable scalar (PJ_NO_SIMD)", pj_simd(), n, ok);
+}
+
 /* ------------------------------------------------------------------ benchmark */
+/* one read of value v, as the Lua side does it: a string decoded, a number converted, a
+ * container counted */
+static uint64_t read_value(const pj_doc *d, pj_val v) {
+    switch (pj_type(d, v)) {
+    case PJ_STR: {
+        size_t l; char *heap;
+        const char *s = pj_str(d, v, &l, &heap);
+        uint64_t r = s ? l + (l ? (unsigned char)s[0] : 0) : 0;
+        free(heap);
+        return r;
+    }
+    case PJ_INT: case PJ_DBL: {
+        int64_t i = 0; double x = 0;
+        return pj_num(d, v, &i, &x) == PJ_INT ? (uint64_t)i : (uint64_t)(x != 0);
+    }
+    case PJ_ARR: case PJ_OBJ: return pj_count(d, v);
+    default: return (uint64_t)pj_type(d, v);
+    }
+}
+
 static int bench(const char *path, long iters) {
     size_t len;
     char *buf = read_file(path, &len);
@@ -697,9 +1040,25 @@ static int bench(const char *path, long iters) {
     pj_doc d; char err[128];
     uint64_t sum = 0;
     struct timespec t0, t1;
+    /* the 3 reads: for a root object, 3 members by key (at 1/4, 1/2 and 3/4 of the root);
+     * for a root array, 3 elements; for a scalar, the value 3 times */
+    char keys[3][128];
+    size_t klen[3] = {0, 0, 0};
+    int obj;
+    if (pj_parse(&d, buf, len, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    obj = pj_type(&d, d.root) == PJ_OBJ && d.n_root > 0;
+    for (int r = 0; obj && r < 3; r++) {
+        size_t l; char *heap;
+        const char *s = pj_str(&d, d.root_idx[d.n_root * (uint32_t)(r + 1) / 4] & ~PJ_KEY_ESC, &l, &heap);
+        if (!s || l >= sizeof keys[r]) { fprintf(stderr, "key too long\n"); return 1; }
+        memcpy(keys[r], s, l);
+        klen[r] = l;
+        free(heap);
+    }
+    pj_free(&d);
     for (long k = 0; k < iters / 10 + 1; k++) {   /* warm-up */
         if (pj_parse(&d, buf, len, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
-        sum += d.n_nodes;
+        sum += d.n_root;
         pj_free(&d);
     }
     /* 10 batches: the mean is what was asked for, the best batch shows the noise floor */
@@ -709,7 +1068,13 @@ static int bench(const char *path, long iters) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (long k = 0; k < batch; k++) {
             pj_parse(&d, buf, len, err, sizeof err);
-            sum += d.n_nodes;
+            for (uint32_t r = 0; r < 3; r++) {
+                pj_val v;
+                if (obj) v = pj_obj_get(&d, d.root, keys[r], klen[r]);
+                else if (d.n_root) v = pj_arr_get(&d, d.root, d.n_root * r / 3);
+                else v = d.root;
+                sum += read_value(&d, v);
+            }
             pj_free(&d);
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -718,9 +1083,24 @@ static int bench(const char *path, long iters) {
         if (bs < best) best = bs;
     }
     iters = batch * 10;
-    printf("%s: %zu bytes, %ld parses: %.3f us/parse mean (best batch %.3f), %.0f MB/s (checksum %llu)\n",
-           path, len, iters, s / (double)iters * 1e6, best / (double)batch * 1e6,
-           (double)len * (double)iters / s / 1e6, (unsigned long long)sum);
+    printf("%s: %zu bytes, %ld parses + 3 reads (%s scanners): %.3f us/body mean (best batch %.3f), "
+           "%.0f MB/s (checksum %llu)\n",
+           path, len, iters, pj_simd() ? "SSE2" : "scalar", s / (double)iters * 1e6,
+           best / (double)batch * 1e6, (double)len * (double)iters / s / 1e6, (unsigned long long)sum);
+    /* the reference (the old tape parser) on the same body, for comparison */
+    {
+        rj_doc r;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long k = 0; k < iters; k++) {
+            rj_parse(&r, buf, len, err, sizeof err);
+            sum += r.n_nodes;
+            rj_free(&r);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        printf("  reference rj_parse (old tape): %.3f us/parse, %.0f MB/s\n", s / (double)iters * 1e6,
+               (double)len * (double)iters / s / 1e6);
+    }
 #ifdef PJ_BENCH_CJSON
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long k = 0; k < iters; k++) {
@@ -758,8 +1138,11 @@ int main(int argc, char **argv) {
 #else
     printf("oom: skipped (build with -DPJ_TEST_WRAP -Wl,--wrap=malloc,--wrap=realloc)\n");
 #endif
+    test_owned();
     test_locale();
     test_spans(hp);
-    printf("%d checks, %d failures\n", checks, failures);
+    test_scanners();
+    printf("%s scanners (pj_simd() = %d): %d checks, %d failures; %llu differential checks against the reference\n",
+           pj_simd() ? "SSE2" : "portable scalar", pj_simd(), checks, failures, pjc_checks);
     return failures ? 1 : 0;
 }
