@@ -20,6 +20,9 @@
  *    of range, pj_obj_get and pj_index_find of every key (sampled above 2000) and of missing
  *    keys, keys with '"' or '\\', truncated/extended keys: the same member as rj_obj_get;
  *    pj_span == rj_span (the root: the whole text).
+ *  - the functions 945b545 added: pj_index_some (a prefix of pj_index, the whole count),
+ *    pj_num_text of every Decimal string (as the reference parses the literal), pj_parse_hdr
+ *    (same outcome and document after the caller's header), the root's key tags.
  * pj_check_doc(d): the same walk for a document already parsed (the reference parses d->text).
  */
 #ifndef PJ_CHECK_H
@@ -115,6 +118,20 @@ PJC_FN void pjc_str(const pj_doc *d, pj_val v, const rj_doc *r, uint32_t rn) {
     else PJ_CHECK(heap == NULL && s == raw);
     PJ_CHECK(pjc_utf8_ok((const unsigned char *)s, l));
     PJ_CHECK(!!pj_is_number_literal(s, l) == !!(n->flags & RJ_F_NUMLIT));
+    if (n->flags & RJ_F_NUMLIT) {
+        /* a Decimal string: pj_num_text reads it (followed by its closing quote, or by the NUL
+         * of pj_str's copy) exactly as the reference parses the same literal as a number */
+        rj_doc nd;
+        char err[128];
+        int64_t i = 0;
+        double x = 0;
+        int t = pj_num_text(s, &i, &x);
+        PJ_CHECK(rj_parse(&nd, s, l, err, sizeof err) == 0);
+        PJ_CHECK(t == nd.nodes[0].type);
+        if (t == PJ_INT) PJ_CHECK(i == nd.nodes[0].u.i);
+        else PJ_CHECK(t == PJ_DBL && memcmp(&x, &nd.nodes[0].u.d, sizeof x) == 0);
+        rj_free(&nd);
+    }
     free(heap);
 }
 
@@ -221,6 +238,16 @@ PJC_FN void pjc_val(const pj_doc *d, pj_val v, const rj_doc *r, uint32_t rn, int
         PJ_CHECK(idx != NULL);
         PJ_CHECK(pj_index(d, v, idx) == cnt);
         if (is_root && cnt) PJ_CHECK(memcmp(idx, d->root_idx, cnt * sizeof *idx) == 0);
+        {   /* pj_index_some: the first cap entries, nothing past them, the whole count */
+            uint32_t some[5], caps[3] = { 0, 1, 3 }, c, m;
+            for (c = 0; c < 3; c++) {
+                memset(some, 0xA5, sizeof some);
+                PJ_CHECK(pj_index_some(d, v, some, caps[c]) == cnt);
+                m = cnt < caps[c] ? cnt : caps[c];
+                PJ_CHECK(m == 0 || memcmp(some, idx, m * sizeof *idx) == 0);
+                for (; m < 5; m++) PJ_CHECK(some[m] == 0xA5A5A5A5u);
+            }
+        }
         /* in order, inside the container; first/next walk the same offsets */
         w = pj_first(d, v);
         for (k = 0; k < cnt; k++) {
@@ -282,14 +309,32 @@ PJC_FN void pjc_pair(const pj_doc *d, const rj_doc *r, const char *data, size_t 
     while (p < size && pjc_is_ws((unsigned char)data[p])) p++;
     PJ_CHECK(p < size && d->root == p);
     PJ_CHECK(r->n_nodes >= 1 && r->len == size);
+    PJ_CHECK(d->hdr % 16 == 0);
     if (d->n_root) {
-        size_t off = (size + PJ_PAD + 3) & ~(size_t)3;
+        size_t off = (size + PJ_PAD + 3) & ~(size_t)3, need = off + (size_t)d->n_root * sizeof(uint32_t);
         PJ_CHECK((const char *)d->root_idx == d->text + off);
+        if (r->nodes[0].type == RJ_OBJ) {
+            /* the tags follow the index, one per key, zero up to a multiple of 16 */
+            uint32_t k, ntags = (d->n_root + 15) & ~15u;
+            int esc = 0;
+            PJ_CHECK(d->root_tags == (const uint8_t *)(d->root_idx + d->n_root));
+            for (k = 0; k < d->n_root; k++) {
+                const char *raw;
+                size_t rawlen;
+                esc |= pj_str_raw(d, d->root_idx[k] & ~PJ_KEY_ESC, &raw, &rawlen);
+                PJ_CHECK(d->root_tags[k] == pj_key_tag(raw, rawlen));
+            }
+            for (; k < ntags; k++) PJ_CHECK(d->root_tags[k] == 0);
+            PJ_CHECK(d->root_esc == esc);
+            need += ntags;
+        } else {
+            PJ_CHECK(d->root_tags == NULL && d->root_esc == 0);
+        }
 #ifdef __GLIBC__
-        PJ_CHECK(malloc_usable_size(d->text) >= off + (size_t)d->n_root * sizeof(uint32_t));
+        PJ_CHECK(malloc_usable_size(d->text - d->hdr) >= d->hdr + need);
 #endif
     } else {
-        PJ_CHECK(d->root_idx == NULL);
+        PJ_CHECK(d->root_idx == NULL && d->root_tags == NULL && d->root_esc == 0);
     }
     if (r->nodes[0].type != RJ_ARR && r->nodes[0].type != RJ_OBJ) PJ_CHECK(d->n_root == 0);
     pjc_val(d, d->root, r, 0, 0, 1);
@@ -320,6 +365,22 @@ PJC_FN int pj_check_input(const void *data, size_t size) {
                 rc, rc ? e1 : "", rrc, rrc ? e2 : "", size);
     PJ_CHECK(rc == rrc);
     PJ_CHECK(strcmp(e1, e2) == 0);
+    {   /* pj_parse_hdr: the same outcome, the same document after the caller's header */
+        pj_doc h;
+        char e3[160];
+        int hrc = pj_parse_hdr(&h, (const char *)data, size, 48, e3, sizeof e3);
+        PJ_CHECK(hrc == rc && strcmp(e1, e3) == 0);
+        if (hrc == 0) {
+            PJ_CHECK(h.hdr == 48 && h.len == d.len && h.root == d.root && h.n_root == d.n_root);
+            PJ_CHECK(memcmp(h.text, d.text, d.len + PJ_PAD) == 0);
+            PJ_CHECK(h.n_root == 0 || memcmp(h.root_idx, d.root_idx, h.n_root * sizeof(uint32_t)) == 0);
+            PJ_CHECK(h.root_esc == d.root_esc && !h.root_tags == !d.root_tags);
+            PJ_CHECK(!h.root_tags || memcmp(h.root_tags, d.root_tags, h.n_root) == 0);
+            memset(h.text - 48, 0x5A, 48);               /* the header is the caller's */
+            pj_free(&h);
+        }
+        PJ_CHECK(pjc_doc_zero(&h));
+    }
     if (rc == 0) {
         PJ_CHECK(e1[0] == '\0');
         pjc_pair(&d, &r, (const char *)data, size);
