@@ -107,7 +107,7 @@ FUZZ_CC := clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sani
 FUZZERS := json token policy http1
 fuzz:
 	@mkdir -p $(addprefix build/fuzz/,$(FUZZERS))
-	$(FUZZ_CC) -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c -lm -o build/fuzz/fuzz_json
+	$(FUZZ_CC) -Icsrc -Itests-c fuzz/fuzz_json.c csrc/json.c tests-c/json_ref.c -lm -o build/fuzz/fuzz_json
 	$(FUZZ_CC) -Icsrc fuzz/fuzz_token.c $(CORE_SRC) -lm -o build/fuzz/fuzz_token
 	$(FUZZ_CC) -Icsrc fuzz/fuzz_policy.c $(CORE_SRC) -lm -o build/fuzz/fuzz_policy
 	$(FUZZ_CC) -Icsrc fuzz/fuzz_http1.c csrc/http1.c -lm -o build/fuzz/fuzz_http1
