@@ -865,6 +865,55 @@ static void test_oom(const char *path) {
 }
 #endif
 
+/* lookups by key: root objects around the 16-tag blocks and the 256 keys kept on the stack
+ * while parsing, with duplicates, prefixes, empty and escaped keys; the same object nested
+ * (where pj_obj_get scans); pj_check_doc probes every key, its variants and missing ones */
+static void test_lookups(void) {
+    static const int sizes[] = { 1, 2, 3, 15, 16, 17, 31, 32, 33, 255, 256, 257, 300, 1000 };
+    char *buf = malloc(64 * 1024);
+    long docs = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        for (int variant = 0; variant < 4; variant++) {
+            int n = sizes[si];
+            for (int nested = 0; nested < 2; nested++) {
+                size_t pos = 0;
+                pj_doc d; char err[128];
+                if (nested) pos += (size_t)sprintf(buf + pos, "{\"o\":");
+                buf[pos++] = '{';
+                for (int j = 0; j < n; j++) {
+                    int id = (variant & 1) ? j % (n / 2 + 1) : j;            /* duplicates */
+                    if (j) buf[pos++] = ',';
+                    if ((variant & 2) && j == n / 2)
+                        pos += (size_t)sprintf(buf + pos, "\"\\u006b%d\\\"\":%d", id, j);  /* escaped */
+                    else if (j % 7 == 3)
+                        pos += (size_t)sprintf(buf + pos, "\"\":%d", j);               /* empty */
+                    else
+                        pos += (size_t)sprintf(buf + pos, "\"%.*s%d\" : %d", 1 + j % 3, "kkk", id, j);
+                }
+                buf[pos++] = '}';
+                if (nested) buf[pos++] = '}';
+                CHECK(pj_parse(&d, buf, pos, err, sizeof err) == 0);
+                pj_check_doc(&d);
+                pj_val o = nested ? pj_obj_get(&d, d.root, "o", 1) : d.root;
+                CHECK(pj_count(&d, o) == (uint32_t)n);
+                if (variant & 2) {
+                    char k[32];
+                    int id = (variant & 1) ? (n / 2) % (n / 2 + 1) : n / 2;
+                    int kl = sprintf(k, "k%d\"", id);
+                    CHECKF(ival(&d, pj_obj_get(&d, o, k, (size_t)kl)) == n / 2, "n %d variant %d", n, variant);
+                    if (!nested) CHECK(d.root_esc == 1);
+                } else if (!nested) {
+                    CHECK(d.root_esc == 0);
+                }
+                pj_free(&d);
+                docs++;
+            }
+        }
+    }
+    free(buf);
+    printf("lookups: %ld objects checked against the reference\n", docs);
+}
+
 /* pj_parse_owned takes the text over; NULL is out of memory */
 static void test_owned(void) {
     const char *j = " {\"a\": [1, \"x\\ty\"], \"b\": null} ";
@@ -1139,6 +1188,7 @@ int main(int argc, char **argv) {
     printf("oom: skipped (build with -DPJ_TEST_WRAP -Wl,--wrap=malloc,--wrap=realloc)\n");
 #endif
     test_owned();
+    test_lookups();
     test_locale();
     test_spans(hp);
     test_scanners();
