@@ -23,38 +23,15 @@ const pd_endpoint pd_endpoints[] = {
 
 static const char *const result_names[] = {"object", "heat_pump", "array", "heat_pump_list", "none", NULL};
 
-/* hex digit -> itself in lower case; anything else -> 0 */
-static const char hex_lower[256] = {
-    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5', ['6'] = '6',
-    ['7'] = '7', ['8'] = '8', ['9'] = '9', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',
-    ['e'] = 'e', ['f'] = 'f', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
-    ['F'] = 'f',
-};
-
 void pd_check_uuid(lua_State *L, int idx, const char *name, const char *fn, char *out) {
-    size_t len, i;
+    size_t len;
     const char *s;
     if (lua_type(L, idx) != LUA_TSTRING)
         luaL_error(L, "podero: %s: %s must be a UUID string, got %s", fn, name, luaL_typename(L, idx));
     s = lua_tolstring(L, idx, &len);
-    if (len != 36)
-        goto bad;
-    for (i = 0; i < 36; i++) {
-        char ch = hex_lower[(unsigned char)s[i]];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                goto bad;
-            ch = '-';
-        } else if (!ch) {
-            goto bad;
-        }
-        out[i] = ch;
-    }
-    out[36] = 0;
-    return;
-bad:
-    luaL_error(L, "podero: %s: %s must be a UUID (8-4-4-4-12 hex digits), got a string of %d bytes that is not one",
-               fn, name, (int)len);
+    if (podero_uuid_lower(s, len, out) != 0)
+        luaL_error(L, "podero: %s: %s must be a UUID (8-4-4-4-12 hex digits), got a string of %d bytes that is not one",
+                   fn, name, (int)len);
 }
 
 /* core.check_uuid(v, name, fn) -> v in lower case, or raises "podero: fn: name must be a UUID..." */
@@ -92,26 +69,32 @@ static int check_request_opts(lua_State *L, int idx, const char *fn) {
 
 int pd_endpoint_args(lua_State *L, const pd_endpoint *ep, int first, char *path, size_t cap,
                      char ids[3][37]) {
-    const char *p = ep->path;
+    const char *p = ep->path, *b;
     size_t o = 0;
     int k = 0;
-    while (*p && o + 1 < cap) {
-        if (*p == '{') {
-            const char *e = strchr(p, '}');
-            char name[32];
-            size_t nl = (size_t)(e - p - 1);
-            memcpy(name, p + 1, nl);
-            name[nl] = 0;
-            pd_check_uuid(L, first + k, name, ep->name, ids[k]);
-            if (o + 36 >= cap)
-                break;
-            memcpy(path + o, ids[k], 36);
-            o += 36;
-            k++;
-            p = e + 1;
-        } else {
-            path[o++] = *p++;
-        }
+    /* the template's text between its {ids} is copied in runs; each id is checked as it comes */
+    while ((b = strchr(p, '{')) != NULL) {
+        const char *e = strchr(b, '}');
+        size_t run = (size_t)(b - p), nl = (size_t)(e - b - 1);
+        char name[32];
+        if (o + run + 36 >= cap || nl >= sizeof name)
+            break;
+        memcpy(path + o, p, run);
+        o += run;
+        memcpy(name, b + 1, nl);
+        name[nl] = 0;
+        pd_check_uuid(L, first + k, name, ep->name, ids[k]);
+        memcpy(path + o, ids[k], 36);
+        o += 36;
+        k++;
+        p = e + 1;
+    }
+    {
+        size_t rest = strlen(p);
+        if (o + rest >= cap)
+            rest = cap - 1 - o;
+        memcpy(path + o, p, rest);
+        o += rest;
     }
     path[o] = 0;
     if (check_request_opts(L, first + k, ep->name))

@@ -30,7 +30,11 @@ void podero_wipe(void *p, size_t n);    /* a wipe the compiler may not drop */
 void podero_strfree(char **s);          /* wipes and frees a heap string, sets it to NULL */
 char *podero_strdup(const char *s);     /* NULL for NULL or out of memory */
 double podero_rand_unit(uint64_t *state);   /* [0, 1): jitter only, never for secrets */
-uint64_t podero_rand64(uint64_t *state);    /* request ids: unique enough, not secret */
+uint64_t podero_rand64(uint64_t *state);
+/* s[0..len) is a UUID (8-4-4-4-12 hex digits, either case): 0 and out = it in lower case,
+ * NUL-terminated; else -1 (out undefined). SSE2 on x86-64, scalar with -DPD_NO_SIMD. */
+int podero_uuid_lower(const char *s, size_t len, char out[37]);
+int podero_simd(void);                     /* 1: the SSE2 build of podero_uuid_lower */    /* request ids: unique enough, not secret */
 
 /* ---- buf.c ----------------------------------------------------------------------------- */
 typedef struct buffer {
@@ -49,7 +53,7 @@ int buf_add_base64(buffer *b, const unsigned char *s, size_t n);
 /* ---- result.c -------------------------------------------------------------------------- */
 
 /* The outcome of a request, filled without touching Lua. */
-typedef struct podero_result {
+typedef struct podero_result {     /* podero_result_init resets each field: add new ones there */
     const char *kind;       /* NULL on success, else one of podero_error_kinds */
     long status;            /* HTTP status of the last answer, 0 when none */
     double retry_after;     /* seconds from Retry-After, < 0 when absent */
@@ -202,7 +206,7 @@ typedef struct pd_send {
 enum pd_call_kind { PD_CALL_API = 0, PD_CALL_TOKEN };
 
 /* One call in progress: an API request with its retries and token renewal, or a grant. */
-typedef struct pd_call {
+typedef struct pd_call {           /* policy.c's call_reset resets each field: add new ones there */
     int kind;                   /* enum pd_call_kind */
     int state;                  /* internal */
     const char *method;

@@ -92,12 +92,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
     xfer *x = (xfer *)ud;
     size_t n = size * nmemb;
     static const char ra[] = "retry-after:", rid[] = "x-request-id:";
-    if (n > 5 && memcmp(data, "HTTP/", 5) == 0) {
+    char c0 = (char)(data[0] | 0x20);   /* the first letter decides before any comparison */
+    if (c0 == 'h' && n > 5 && memcmp(data, "HTTP/", 5) == 0) {
         x->retry_after[0] = 0;          /* a new answer (after 1xx) starts afresh */
         x->request_id[0] = 0;
-    } else if (n > sizeof ra - 1 && !x->retry_after[0] && strncasecmp(data, ra, sizeof ra - 1) == 0) {
+    } else if (c0 == 'r' && n > sizeof ra - 1 && !x->retry_after[0] && strncasecmp(data, ra, sizeof ra - 1) == 0) {
         header_value(data + sizeof ra - 1, n - (sizeof ra - 1), x->retry_after, sizeof x->retry_after);
-    } else if (n > sizeof rid - 1 && !x->request_id[0] && strncasecmp(data, rid, sizeof rid - 1) == 0) {
+    } else if (c0 == 'x' && n > sizeof rid - 1 && !x->request_id[0] && strncasecmp(data, rid, sizeof rid - 1) == 0) {
         header_value(data + sizeof rid - 1, n - (sizeof rid - 1), x->request_id, sizeof x->request_id);
     }
     return n;

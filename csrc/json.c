@@ -986,6 +986,22 @@ slow:
     }
 }
 
+int pj_has_plain_key(const pj_doc *doc, pj_val obj, const char *key, size_t klen) {
+    if (obj == doc->root && doc->root_tags && !doc->root_esc && klen > 0 && klen < doc->len) {
+        const char *t = doc->text;
+        size_t lim = doc->len - klen;
+        uint8_t tag = pj_key_tag(key, klen);
+        uint32_t i;
+        for (i = 0; i < doc->n_root; i++) {
+            size_t o = (size_t)doc->root_idx[i] + 1;
+            if (doc->root_tags[i] == tag && o < lim && t[o + klen] == '"' && memcmp(t + o, key, klen) == 0)
+                return 1;
+        }
+        return 0;
+    }
+    return pj_obj_get(doc, obj, key, klen) != PJ_NONE;
+}
+
 pj_val pj_obj_get(const pj_doc *doc, pj_val obj, const char *key, size_t klen) {
     const uint8_t *t = (const uint8_t *)doc->text, *p;
     pj_val found = PJ_NONE;

@@ -147,6 +147,10 @@ pj_val pj_index_find(const pj_doc *doc, const uint32_t *idx, uint32_t n, const c
  * is not an object). Uses the root index for the root; scans any other object. */
 pj_val pj_obj_get(const pj_doc *doc, pj_val obj, const char *key, size_t klen);
 
+/* 1 when object obj has a member named key, which holds no quote and no backslash (a field
+ * name of the contract: checked faster than pj_obj_get, which also finds the value). */
+int pj_has_plain_key(const pj_doc *doc, pj_val obj, const char *key, size_t klen);
+
 /* Element i (0-based) of array arr, or PJ_NONE when out of range or arr is not an array. */
 pj_val pj_arr_get(const pj_doc *doc, pj_val arr, uint32_t i);
 

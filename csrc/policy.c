@@ -58,12 +58,33 @@ void pd_client_free(pd_client *c) {
     c->have_token = 0;
 }
 
-/* call: zeroed, or freed (pd_call_free) since its last use */
+/* call: zeroed, or freed (pd_call_free) since its last use. Field by field: its 1.4 KB of text
+ * buffers only need to be empty strings (a memset of the whole is a tenth of a request's cost
+ * in this layer). A field added to pd_call is reset here. */
 static void call_reset(pd_call *call, int kind, double deadline_at) {
-    memset(call, 0, sizeof *call);
     call->kind = kind;
+    call->state = ST_READY;
+    call->method = NULL;
+    call->url[0] = 0;
+    call->body = NULL;
+    call->body_len = 0;
+    call->has_body = 0;
+    call->retry = 0;
+    call->attempts = 0;
+    call->max_attempts = 0;
+    call->renewed = 0;
+    call->use_refresh = 0;
+    call->gen = 0;
     call->deadline_at = deadline_at;
+    call->wait = 0;
+    call->status = 0;
     podero_result_init(&call->res);
+    memset(&call->tbody, 0, sizeof call->tbody);
+    memset(&call->theaders, 0, sizeof call->theaders);
+    call->request_id[0] = 0;
+    call->server_request_id[0] = 0;
+    call->last_status = 0;
+    call->last_kind = NULL;
 }
 
 /* The path of a URL, without scheme, authority and query. */
@@ -111,21 +132,32 @@ static void fail(pd_client *c, pd_call *call) {
     call->state = ST_FAIL;
 }
 
+/* Writes the 16 hex digits of w, most significant first. */
+static void hex16(uint64_t w, char *out) {
+    static const char hex[] = "0123456789abcdef";
+    int i;
+    for (i = 15; i >= 0; i--, w >>= 4)
+        out[i] = hex[w & 15];
+}
+
 /* A random (version 4) UUID: a request id, not a secret. */
 static void new_request_id(pd_client *c, char out[37]) {
-    static const char hex[] = "0123456789abcdef";
+    char d[32];
     uint64_t a = podero_rand64(&c->rng), b = podero_rand64(&c->rng);
-    int i, k = 0;
     a = (a & ~(uint64_t)0xF000) | 0x4000;                   /* version 4 */
     b = (b & ~((uint64_t)0x3 << 62)) | ((uint64_t)0x2 << 62);   /* variant 10 */
-    for (i = 0; i < 32; i++) {
-        uint64_t w = i < 16 ? a : b;
-        int shift = 60 - 4 * (i % 16);
-        if (i == 8 || i == 12 || i == 16 || i == 20)
-            out[k++] = '-';
-        out[k++] = hex[(w >> shift) & 15];
-    }
-    out[k] = 0;
+    hex16(a, d);
+    hex16(b, d + 16);
+    memcpy(out, d, 8);
+    out[8] = '-';
+    memcpy(out + 9, d + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, d + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, d + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, d + 20, 12);
+    out[36] = 0;
 }
 
 void pd_api_begin(pd_client *c, pd_call *call, const char *method, const char *path,
@@ -137,9 +169,15 @@ void pd_api_begin(pd_client *c, pd_call *call, const char *method, const char *p
     call->has_body = has_body;
     call->retry = retry;
     call->max_attempts = 1 + c->cfg.max_retries;
-    if ((size_t)snprintf(call->url, sizeof call->url, "%s%s", c->cfg.base_url, path) >= sizeof call->url) {
-        podero_set_result(&call->res, "network", 0, "the URL is longer than %zu bytes", sizeof call->url - 1);
-        fail(c, call);
+    {
+        size_t bl = strlen(c->cfg.base_url), pl = strlen(path);
+        if (bl + pl >= sizeof call->url) {
+            podero_set_result(&call->res, "network", 0, "the URL is longer than %zu bytes", sizeof call->url - 1);
+            fail(c, call);
+            return;
+        }
+        memcpy(call->url, c->cfg.base_url, bl);
+        memcpy(call->url + bl, path, pl + 1);
     }
 }
 

@@ -17,8 +17,16 @@ const char *const podero_error_kinds[] = {
 };
 
 void podero_result_init(podero_result *res) {
-    memset(res, 0, sizeof *res);
+    /* field by field: the text buffers only need to be empty strings */
+    res->kind = NULL;
+    res->status = 0;
     res->retry_after = -1;
+    res->attempts = 0;
+    res->message[0] = 0;
+    res->method = NULL;
+    res->endpoint = NULL;
+    res->path[0] = 0;
+    res->request_id[0] = 0;
 }
 
 void podero_set_result(podero_result *res, const char *kind, long status, const char *fmt, ...) {

@@ -151,7 +151,7 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
         free(heap);
     }
     for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
-        if (pj_obj_get(doc, doc->root, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
+        if (!pj_has_plain_key(doc, doc->root, required_fields[i], strlen(required_fields[i]))) {
             res->kind = "decode";
             res->status = status;
             snprintf(res->message, sizeof res->message,
