@@ -1,7 +1,7 @@
 -- run.lua: the benchmark driver (called by bench/run.sh, which installs, builds and starts
 -- the servers). Runs every contender of every scenario in this one run, several times
 -- (rounds interleaved, the order rotated each round), prints medians and ratios, checks
--- the targets of issue 5 and writes raw results to $BENCH_OUT.
+-- the targets (issue 13's, after issue 5's) and writes raw results to $BENCH_OUT.
 --
 -- Environment (set by run.sh): BENCH_DIR (bench/), BENCH_OUT (bench/out/), BENCH_QUICK,
 -- FIXED_URL, FIXED_TOKEN, FIXED_PID (master pid), SANDBOX_URL, SANDBOX_TOKEN, SANDBOX_PID.
@@ -238,7 +238,7 @@ do
   say()
   if rps.podero_seq and rps.c_easy then
     local q = rps.podero_seq / rps.c_easy
-    target("(a) podero_seq >= 0.9 x c_easy req/s", q >= 0.9, fmt("%.2f x", q))
+    target("(a) podero_seq >= 0.85 x c_easy req/s (issue 13; issue 5 asked 0.9)", q >= 0.85, fmt("%.2f x", q))
   end
 end
 
@@ -342,12 +342,14 @@ do
   say(fmt("## (c) memory: %d heat pumps held (the same %d-byte body parsed %d times), three fields read, after a full GC; %d round(s)",
     k, #io.open(DIR .. "/heat_pump.json"):read("a"), k, P.c_rounds))
   say()
-  local modes = { "cjson", "podero" }
+  -- three reads; and every field read by name (nested objects made and kept), podero only
+  local modes = { "cjson", "podero", "podero_all" }
+  local cmd = { cjson = "cjson %d 3", podero = "podero %d 3", podero_all = "podero %d all" }
   local m = {}
   for _, md in ipairs(modes) do m[md] = { lua = {}, rss = {}, hwm = {} } end
   for r = 1, P.c_rounds do
     for _, md in ipairs(modes) do
-      local o, why = run(fmt("lua5.4 %s/mem.lua %s %d", DIR, md, k), podero_env, 60)
+      local o, why = run(fmt("lua5.4 %s/mem.lua " .. cmd[md], DIR, k), podero_env, 60)
       if o then
         m[md].lua[#m[md].lua + 1] = o.lua_kb
         m[md].rss[#m[md].rss + 1] = o.rss_kb
@@ -363,20 +365,26 @@ do
   for _, md in ipairs(modes) do
     held[md] = median(m[md].rss)
   end
+  local label = { cjson = "cjson.decode tables", podero = "podero.core.parse objects",
+    podero_all = "podero, all 66 fields read by name" }
   for _, md in ipairs(modes) do
     local l, rs, h = median(m[md].lua), median(m[md].rss), median(m[md].hwm)
-    rows[#rows + 1] = { md == "cjson" and "cjson.decode tables" or "podero.core.parse objects",
+    rows[#rows + 1] = { label[md],
       fmt("%.0f", l or 0), fmt("%d", rs or 0), fmt("%.0f", (rs or 0) * 1024 / k),
       fmt("%.2f", (rs or 0) / held.cjson), fmt("%d", h or 0) }
   end
   table_out({ "held as", "Lua heap KB (collectgarbage)", "RSS held KB", "bytes per heat pump", "x cjson", "peak RSS KB" }, rows)
   say()
   say("RSS held = VmRSS after a full collection minus VmRSS before parsing: the Lua heap plus")
-  say("podero's malloc'd documents, which collectgarbage(\"count\") does not see.")
+  say("podero's malloc'd documents, which collectgarbage(\"count\") does not see. \"All 66 fields")
+  say("read\": every field read once by name after the three reads, so each nested object (owner,")
+  say("actions, ...) is made, indexed and kept in its parent's cache; cjson's tables hold all of it")
+  say("from the start.")
   say()
   if held.podero and held.cjson then
     local q = held.podero / held.cjson
-    target("(c) podero <= 0.5 x cjson memory (RSS held)", q <= 0.5, fmt("%.2f x", q))
+    target("(c) podero <= 0.75 x cjson memory, three fields read (issue 13; issue 5 asked 0.5)", q <= 0.75,
+      fmt("%.2f x (all 66 fields read: %.2f x)", q, (held.podero_all or 0) / held.cjson))
   end
 end
 
@@ -424,7 +432,7 @@ do
   say()
   if per.podero and per.cjson then
     local q = per.podero / per.cjson
-    target("(d) podero <= 1/3 of cjson instructions", q <= 1 / 3, fmt("%.2f x (limit 0.33)", q))
+    target("(d) podero <= 0.12 x cjson instructions (issue 13; issue 5 asked 1/3)", q <= 0.12, fmt("%.3f x (limit 0.12)", q))
   end
 end
 
@@ -453,7 +461,7 @@ do
   say()
 end
 
-say("## targets of issue 5")
+say("## targets (issue 13; the first ones were issue 5's)")
 say()
 table_out({ "target", "result", "measured" }, targets)
 say()

@@ -44,6 +44,9 @@ typedef struct slot {
     char *request_id;            /* the 36 characters of its X-Request-Id, patched per request */
     const char *headers_src;     /* the header lines they were built from ... */
     unsigned headers_gen;        /* ... and the token generation they carry */
+    long timeout_ms;             /* the options as last set on the handle (0: not yet), so that */
+    size_t limit;                /* a request sets only those that change */
+    int sent_body;               /* the handle's last request had a body (a PUT or POST) */
 } slot;
 
 struct pd_curl {
@@ -323,17 +326,26 @@ static int prepare(slot *s, const pd_send *r, int cache_headers) {
     if (curl_easy_setopt(h, CURLOPT_URL, r->url) != CURLE_OK)
         return -1;              /* libcurl copies the URL: only out of memory fails */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(r->timeout));
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->limit);
+    if (to_ms(r->timeout) != s->timeout_ms) {
+        s->timeout_ms = to_ms(r->timeout);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    }
+    if (r->limit != s->limit) {
+        s->limit = r->limit;
+        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->limit);
+    }
     if (r->body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)r->body_len);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(r->method, "POST") != 0 ? r->method : NULL);
-    } else {
-        /* a slot of a batch may have sent a PUT or POST before: back to a plain GET */
+        s->sent_body = 1;
+    } else if (s->sent_body) {
+        /* this handle sent a PUT or POST before: back to a plain GET (only then: the options
+         * set on every request are most of what a request costs here beside the transfer) */
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        s->sent_body = 0;
     }
     return 0;
 }
@@ -344,6 +356,7 @@ static void unprepare(slot *s, const pd_send *r) {
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, NULL);
         curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
+        s->sent_body = 0;
     }
 }
 
