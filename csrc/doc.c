@@ -129,6 +129,10 @@ static void init_cache(lua_State *L) {   /* the new view is on top */
 }
 #endif
 
+/* The views' metatable, also kept under this address in the registry: a lookup by a light
+ * userdata is cheaper than luaL_setmetatable's by name, and every answer makes a view or two. */
+static const char view_mt_key = 0;
+
 /* Pushes a new view with room for an index of n entries (sd not yet set). */
 static podero_view *new_view(lua_State *L, uint32_t n, int kind) {
     podero_view *v = (podero_view *)lua_newuserdatauv(L, sizeof *v + (size_t)n * sizeof v->inl[0], 1);
@@ -140,7 +144,9 @@ static podero_view *new_view(lua_State *L, uint32_t n, int kind) {
     v->is_obj = 0;
     v->pending = 0;
     v->cached = 0;
-    luaL_setmetatable(L, PODERO_VIEW_MT);
+    lua_pushlightuserdata(L, (void *)&view_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setmetatable(L, -2);
     init_cache(L);
     return v;
 }
@@ -744,6 +750,9 @@ void podero_doc_open(lua_State *L) {
 #endif
     luaL_newmetatable(L, PODERO_VIEW_MT);
     luaL_setfuncs(L, meta, 0);
+    lua_pushlightuserdata(L, (void *)&view_mt_key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
     /* __index has the heat pump methods as upvalue 1 and the methods of every object and array
      * as upvalue 2; module.c hands both to lua/podero, which fills them */
     lua_newtable(L);

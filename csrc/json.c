@@ -926,6 +926,40 @@ static inline int key_equals(const pj_doc *doc, uint32_t e, const char *key, siz
     return 0;
 }
 
+/* The root of an object without escaped keys: the LAST entry whose key is the bytes key[0..klen)
+ * (0 < klen < len), looking only where the tags agree, 16 tags at a time; -1 when none. With
+ * first, any such entry, searched from the start (enough to know that there is one). */
+static long root_find(const pj_doc *doc, const char *key, size_t klen, int first) {
+    const char *t = doc->text;
+    const uint32_t *idx = doc->root_idx;
+    uint32_t n = doc->n_root, nblk = (n + 15) / 16, b;
+    size_t lim = doc->len - klen;
+    uint8_t tag = pj_key_tag(key, klen);
+    for (b = 0; b < nblk; b++) {
+        uint32_t blk = first ? b : nblk - 1 - b;
+        const uint8_t *tg = doc->root_tags + (size_t)blk * 16;
+        unsigned mask = 0;
+#if defined(PJ_SSE2) && (defined(__GNUC__) || defined(__clang__))
+        mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_loadu_si128((const __m128i *)(const void *)tg), _mm_set1_epi8((char)tag)));
+#else
+        {
+            unsigned i;
+            for (i = 0; i < 16; i++) mask |= (unsigned)(tg[i] == tag) << i;
+        }
+#endif
+        if (blk * 16 + 16 > n) mask &= (1u << (n - blk * 16)) - 1;   /* the padding */
+        while (mask) {
+            unsigned bit = 31u - (unsigned)__builtin_clz(mask);
+            size_t o = (size_t)idx[blk * 16 + bit] + 1;
+            if (o < lim && t[o + klen] == '"' && memcmp(t + o, key, klen) == 0)
+                return (long)(blk * 16 + bit);
+            mask &= ~(1u << bit);
+        }
+    }
+    return -1;
+}
+
 pj_val pj_index_find(const pj_doc *doc, const uint32_t *idx, uint32_t n, const char *key, size_t klen) {
     const char *t = doc->text;
     size_t lim;
@@ -933,39 +967,18 @@ pj_val pj_index_find(const pj_doc *doc, const uint32_t *idx, uint32_t n, const c
     char k0;
     if (klen == 0 || klen >= doc->len)
         goto slow;
-    lim = doc->len - klen;
-    k0 = key[0];
     if (idx == doc->root_idx && doc->root_tags && !doc->root_esc) {
-        /* the root of an object: only where the tags agree, 16 tags at a time */
-        uint8_t tag = pj_key_tag(key, klen);
-        uint32_t blk;
-        for (blk = (n + 15) / 16; blk-- > 0;) {
-            const uint8_t *tg = doc->root_tags + (size_t)blk * 16;
-            unsigned mask = 0;
-#if defined(PJ_SSE2) && (defined(__GNUC__) || defined(__clang__))
-            mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                _mm_loadu_si128((const __m128i *)(const void *)tg), _mm_set1_epi8((char)tag)));
-#else
-            for (i = 0; i < 16; i++) mask |= (unsigned)(tg[i] == tag) << i;
-#endif
-            if (blk * 16 + 16 > n) mask &= (1u << (n - blk * 16)) - 1;   /* the padding */
-            while (mask) {
-                unsigned bit = 31u - (unsigned)__builtin_clz(mask);
-                uint32_t e = idx[blk * 16 + bit];
-                size_t o = (size_t)e + 1;
-                if (o < lim && t[o + klen] == '"' && memcmp(t + o, key, klen) == 0)
-                    /* the same bytes: the key itself, unless key holds a quote or a backslash
-                     * (then it can only be written with escapes, and none of these has any) */
-                    return plain_key(key, klen) ? pj_member_value(doc, e) : PJ_NONE;
-                mask &= ~(1u << bit);
-            }
-        }
-        return PJ_NONE;
+        long at = root_find(doc, key, klen, 0);
+        /* the same bytes are the key itself, unless key holds a quote or a backslash (then it
+         * can only be written with escapes, and no key of this object has any) */
+        return at >= 0 && plain_key(key, klen) ? pj_member_value(doc, idx[at]) : PJ_NONE;
     }
     if (!plain_key(key, klen))
         goto slow;
     /* a key without quote or backslash is the same bytes in the text, followed by the closing
      * quote */
+    lim = doc->len - klen;
+    k0 = key[0];
     for (i = n; i-- > 0;) {
         uint32_t e = idx[i];
         size_t o = (size_t)e + 1;
@@ -987,18 +1000,8 @@ slow:
 }
 
 int pj_has_plain_key(const pj_doc *doc, pj_val obj, const char *key, size_t klen) {
-    if (obj == doc->root && doc->root_tags && !doc->root_esc && klen > 0 && klen < doc->len) {
-        const char *t = doc->text;
-        size_t lim = doc->len - klen;
-        uint8_t tag = pj_key_tag(key, klen);
-        uint32_t i;
-        for (i = 0; i < doc->n_root; i++) {
-            size_t o = (size_t)doc->root_idx[i] + 1;
-            if (doc->root_tags[i] == tag && o < lim && t[o + klen] == '"' && memcmp(t + o, key, klen) == 0)
-                return 1;
-        }
-        return 0;
-    }
+    if (obj == doc->root && doc->root_tags && !doc->root_esc && klen > 0 && klen < doc->len)
+        return root_find(doc, key, klen, 1) >= 0;
     return pj_obj_get(doc, obj, key, klen) != PJ_NONE;
 }
 
