@@ -98,6 +98,11 @@ ctest:
 	$(CC) -std=c11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
 	    -fno-sanitize-recover=all -Icsrc tests-c/http1_test.c csrc/http1.c -lm -o build/ctest/http1_test
 	build/ctest/http1_test
+	for simd in "" -DPD_NO_SIMD; do \
+	  $(CC) -std=gnu11 -g -O1 $(WARN) $$simd -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all -Icsrc tests-c/uuid_test.c csrc/util.c -lm -o build/ctest/uuid_test && \
+	  build/ctest/uuid_test || exit 1; \
+	done
 
 # libFuzzer, FUZZ_SECONDS each (default 60), under ASan+UBSan, each linking only the units it
 # tests (no Lua, no libcurl): the JSON parser, the token answer checks, the policy behind the
