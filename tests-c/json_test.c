@@ -769,9 +769,10 @@ static void test_truncation(const char *path) {
     }
     CHECKF(nerr == len, "%zu of %zu prefixes rejected", nerr, len);
     /* corrupt each byte in a few ways: must never crash; the outcome (message, values) must be
-     * the reference's */
+     * the reference's (pjc_light: 34000 near-identical bodies, every value still compared) */
     static const unsigned char repl[] = { 0x00, '"', '\\', '{', ']', 0x80, 0xff, ',', '1', ' ' };
     size_t accepted = 0, total = 0;
+    pjc_light = 1;
     for (size_t pos = 0; pos < len; pos++) {
         for (size_t r = 0; r < sizeof repl; r++) {
             char save = buf[pos];
@@ -783,6 +784,7 @@ static void test_truncation(const char *path) {
             buf[pos] = save;
         }
     }
+    pjc_light = 0;
     printf("truncation: %zu/%zu prefixes rejected; corruption: %zu variants, %zu still valid\n",
            nerr, len, total, accepted);
     free(buf);
