@@ -57,6 +57,8 @@ int podero_doc_raw(lua_State *L);
 int podero_doc_is_view(lua_State *L);
 int podero_doc_is_heat_pump(lua_State *L);
 void podero_doc_set_context(lua_State *L, int view_idx);  /* pops a table from the top */
+/* a collector step for a document of that many bytes, which the Lua heap does not see */
+void podero_doc_account(lua_State *L, size_t bytes);
 int podero_doc_context(lua_State *L);
 int podero_doc_push_context_at(lua_State *L, int idx);  /* a view's {client, org_id, user_id} */
 int podero_doc_set_context_l(lua_State *L);
