@@ -197,7 +197,8 @@ static int view_index(lua_State *L) {
      * raw/to_table/fields on every object and array (upvalue 2) */
     if (lua_type(L, 2) == LUA_TSTRING) {
         lua_pushvalue(L, 2);
-        if (lua_rawget(L, lua_upvalueindex(v->kind == PODERO_KIND_HEAT_PUMP ? 1 : 2)) != LUA_TNIL)
+        if (lua_rawget(L, lua_upvalueindex(v->kind == PODERO_KIND_HEAT_PUMP ? 1
+                                           : v->kind == PODERO_KIND_ELECTRIC_VEHICLE ? 3 : 2)) != LUA_TNIL)
             return 1;
         lua_pop(L, 1);
     }
@@ -210,8 +211,7 @@ static int view_index(lua_State *L) {
         vn = pj_obj_get(doc, v->node, k, klen);
         if (vn == PJ_NONE)
             return 0;
-        if (v->kind == PODERO_KIND_HEAT_PUMP)
-            decimal = podero_is_decimal_field(k, klen);
+        decimal = podero_kind_decimal(v->kind, k, klen);
     } else {
         lua_Integer i;
         int isnum = 0;
@@ -219,8 +219,7 @@ static int view_index(lua_State *L) {
         if (!isnum || i < 1 || (lua_Unsigned)i > nd->count)
             return 0;
         vn = pj_arr_get(doc, v->node, (uint32_t)(i - 1));
-        if (v->kind == PODERO_KIND_HEAT_PUMP_LIST)
-            child_kind = PODERO_KIND_HEAT_PUMP;
+        child_kind = podero_kind_element(v->kind);
     }
     if (push_value(L, v->sd, vn, decimal, child_kind))
         cache_put(L, 1, 2);
@@ -262,8 +261,8 @@ static int view_tostring(lua_State *L) {
     const pj_node *nd = &v->sd->doc.nodes[v->node];
     if (nd->type == PJ_ARR)
         lua_pushfstring(L, "podero.array (%d items): %p", (int)nd->count, (void *)v);
-    else if (v->kind == PODERO_KIND_HEAT_PUMP)
-        lua_pushfstring(L, "podero.heat_pump: %p", (void *)v);
+    else if (v->kind != PODERO_KIND_PLAIN)
+        lua_pushfstring(L, "podero.%s: %p", podero_kind_name(v->kind), (void *)v);
     else
         lua_pushfstring(L, "podero.object (%d fields): %p", (int)nd->count, (void *)v);
     return 1;
@@ -314,10 +313,10 @@ static int fields_iter(lua_State *L) {
         }
         vn_given = vn;
         lua_pushlstring(L, k, klen);
-        if (v->kind == PODERO_KIND_HEAT_PUMP) {
+        if (v->kind != PODERO_KIND_PLAIN) {
             /* not through the cache: a field named like a method must give the field here,
              * and must not shadow the method for later reads */
-            push_value(L, v->sd, vn, podero_is_decimal_field(k, klen), PODERO_KIND_PLAIN);
+            push_value(L, v->sd, vn, podero_kind_decimal(v->kind, k, klen), PODERO_KIND_PLAIN);
             return 2;
         }
         break;
@@ -329,8 +328,7 @@ static int fields_iter(lua_State *L) {
         lua_pushvalue(L, lua_upvalueindex(1));
         vidx = lua_gettop(L);
         if (!cache_get(L, vidx, kidx)) {
-            int child_kind = nd->type == PJ_ARR && v->kind == PODERO_KIND_HEAT_PUMP_LIST
-                           ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN;
+            int child_kind = nd->type == PJ_ARR ? podero_kind_element(v->kind) : PODERO_KIND_PLAIN;
             uint32_t vn = nd->type == PJ_ARR ? pj_arr_get(doc, v->node, (uint32_t)(pos - 1))
                                              : vn_given;
             if (push_value(L, v->sd, vn, 0, child_kind))
@@ -394,8 +392,7 @@ static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n, int kind) {
         luaL_checkstack(L, 4, "podero: document nested too deeply");
         lua_createtable(L, (int)nd->count, 0);
         for (i = 0; i < nd->count; i++) {
-            push_plain(L, doc, doc->kids[nd->u.c.kids + i],
-                       kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN);
+            push_plain(L, doc, doc->kids[nd->u.c.kids + i], podero_kind_element(kind));
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         break;
@@ -407,8 +404,8 @@ static void push_plain(lua_State *L, const pj_doc *doc, uint32_t n, int kind) {
             size_t klen;
             const char *k = pj_str(doc, &doc->nodes[kn], &klen);
             lua_pushlstring(L, k, klen);
-            if (kind == PODERO_KIND_HEAT_PUMP && doc->nodes[kn + 1].type == PJ_STR &&
-                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_is_decimal_field(k, klen)) {
+            if (doc->nodes[kn + 1].type == PJ_STR &&
+                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_kind_decimal(kind, k, klen)) {
                 size_t vlen;
                 const char *v = pj_str(doc, &doc->nodes[kn + 1], &vlen);
                 push_numlit(L, v, vlen);
@@ -448,9 +445,7 @@ static int write_json(buffer *b, const pj_doc *doc, uint32_t n, int kind, int de
         if (depth > PJ_MAX_DEPTH || buf_add(b, "[", 1)) return -1;
         for (i = 0; i < nd->count; i++) {
             if ((i && buf_add(b, ",", 1)) ||
-                write_json(b, doc, doc->kids[nd->u.c.kids + i],
-                           kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN,
-                           depth + 1))
+                write_json(b, doc, doc->kids[nd->u.c.kids + i], podero_kind_element(kind), depth + 1))
                 return -1;
         }
         return buf_add(b, "]", 1);
@@ -462,8 +457,8 @@ static int write_json(buffer *b, const pj_doc *doc, uint32_t n, int kind, int de
             const char *k = pj_str(doc, &doc->nodes[kn], &klen);
             if ((i && buf_add(b, ",", 1)) || buf_add_json_stringn(b, k, klen) || buf_add(b, ":", 1))
                 return -1;
-            if (kind == PODERO_KIND_HEAT_PUMP && doc->nodes[kn + 1].type == PJ_STR &&
-                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_is_decimal_field(k, klen)) {
+            if (doc->nodes[kn + 1].type == PJ_STR &&
+                (doc->nodes[kn + 1].flags & PJ_F_NUMLIT) && podero_kind_decimal(kind, k, klen)) {
                 size_t vlen;
                 const char *v = pj_str(doc, &doc->nodes[kn + 1], &vlen);
                 char tmp[128];
@@ -573,13 +568,22 @@ int podero_doc_is_heat_pump(lua_State *L) {
     return 1;
 }
 
+/* core.kind(v): the kind of a podero object: "heat_pump", "electric_vehicle", "inverter", "object"
+ * (any other object or nested value) or "list" (an array); nil for anything else */
+int podero_doc_kind(lua_State *L) {
+    podero_view *v = (podero_view *)luaL_testudata(L, 1, PODERO_VIEW_MT);
+    if (!v)
+        return 0;
+    lua_pushstring(L, v->kind == PODERO_KIND_PLAIN && v->sd->doc.nodes[v->node].type == PJ_ARR
+                          ? "list" : podero_kind_name(v->kind));
+    return 1;
+}
+
 pj_doc *podero_doc_begin(lua_State *L, int result_kind) {
     podero_shared_doc *sd;
     podero_view *v;
     /* the view exists (and owns sd through __gc) before anything is parsed: a raise leaks nothing */
-    v = new_view(L, 0, result_kind == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
-                       : result_kind == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
-                       : PODERO_KIND_PLAIN);
+    v = new_view(L, 0, podero_result_view_kind(result_kind));
     sd = (podero_shared_doc *)calloc(1, sizeof *sd);
     if (!sd)
         luaL_error(L, "not enough memory");
@@ -629,62 +633,21 @@ void podero_doc_open(lua_State *L) {
 #endif
     luaL_newmetatable(L, PODERO_VIEW_MT);
     luaL_setfuncs(L, meta, 0);
-    /* __index has the heat pump methods as upvalue 1 and the methods of every object and array
-     * as upvalue 2; module.c hands both to lua/podero, which fills them */
+    /* __index has the heat pump methods as upvalue 1, the methods of every object and array
+     * as upvalue 2 and the electric vehicle methods as upvalue 3; module.c hands them to
+     * lua/podero, which fills them */
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "methods");
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "object_methods");
-    lua_pushcclosure(L, view_index, 2);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -5, "electric_vehicle_methods");
+    lua_pushcclosure(L, view_index, 3);
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "podero.object");
     lua_setfield(L, -2, "__metatable");   /* getmetatable() hides the real one */
     lua_pop(L, 1);
-}
-
-/* core.heat_pump_fields: { { name =, decimal =, type =, nullable =, max_length =, values =,
- * hint = }, ... } in the order above (type nil for a read-only field). */
-void podero_schema_push(lua_State *L) {
-    static const char *const types[] = {NULL, "boolean", "number", "integer", "string", "time", "enum"};
-    const podero_field *f;
-    int i = 0;
-    lua_newtable(L);
-    for (f = podero_heat_pump_fields; f->name; f++) {
-        lua_createtable(L, 0, 7);
-        lua_pushstring(L, f->name);
-        lua_setfield(L, -2, "name");
-        lua_pushboolean(L, f->decimal);
-        lua_setfield(L, -2, "decimal");
-        if (f->wtype != PODERO_W_NONE) {
-            lua_pushstring(L, types[f->wtype]);
-            lua_setfield(L, -2, "type");
-            lua_pushboolean(L, f->nullable);
-            lua_setfield(L, -2, "nullable");
-        }
-        if (f->max_length) {
-            lua_pushinteger(L, f->max_length);
-            lua_setfield(L, -2, "max_length");
-        }
-        if (f->values) {
-            const char *p = f->values;
-            int k = 0;
-            lua_newtable(L);
-            while (*p) {
-                size_t n = strcspn(p, " ");
-                lua_pushlstring(L, p, n);
-                lua_rawseti(L, -2, ++k);
-                p += n;
-                while (*p == ' ')
-                    p++;
-            }
-            lua_setfield(L, -2, "values");
-        }
-        if (f->hint) {
-            lua_pushstring(L, f->hint);
-            lua_setfield(L, -2, "hint");
-        }
-        lua_rawseti(L, -2, ++i);
-    }
 }

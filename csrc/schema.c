@@ -1,9 +1,12 @@
 /*
  * schema.c: what the contract says about the fields of a heat pump (HeatPumpDetailOutput and
- * its partial update), written once. doc.c reads the Decimal rule from here; the Lua side
- * (lua/podero/steering.lua, podero.DECIMAL_FIELDS, podero.WRITABLE_HEAT_PUMP_FIELDS) reads the
- * table through core.heat_pump_fields. spec/85-steering_spec.lua compares it field by field
- * with the sandbox's own, independent table.
+ * its partial update), of an electric vehicle (and its partial update) and of an inverter,
+ * written once. doc.c reads the Decimal rule of each view kind from here (podero_kind_*); the
+ * Lua side (lua/podero/steering.lua, lua/podero/partner.lua, podero.DECIMAL_FIELDS,
+ * podero.WRITABLE_HEAT_PUMP_FIELDS, podero.WRITABLE_ELECTRIC_VEHICLE_FIELDS) reads the tables
+ * through core.heat_pump_fields, core.electric_vehicle_fields and core.inverter_fields.
+ * spec/85-steering_spec.lua compares the heat pump's field by field with the sandbox's own,
+ * independent table.
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,12 +62,97 @@ const podero_field podero_heat_pump_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL}
 };
 
-int podero_is_decimal_field(const char *k, size_t klen) {
-    const podero_field *f;
-    for (f = podero_heat_pump_fields; f->name; f++)
+/* An electric vehicle: the device fields a partial update may set, and the Decimal fields
+ * (numbers that may arrive as strings). charge_target_max is the maker's cap, system-managed. */
+const podero_field podero_electric_vehicle_fields[] = {
+    {"price_zone", 0, PODERO_W_ENUM, 0, 0, PRICE_ZONES, "a price zone (AT, DE_LU, SE_3, ...)"},
+    {"external_device_id", 0, PODERO_W_STRING, 1, 255, NULL, NULL},
+    {"is_smart_optimization_active", 0, PODERO_W_BOOLEAN, 0, 0, NULL, NULL},
+    {"minimum_charge_limit", 1, PODERO_W_NUMBER, 1, 0, NULL, NULL},
+    {"charge_target_min", 1, PODERO_W_NUMBER, 1, 0, NULL, NULL},
+    {"charge_deadline_at", 0, PODERO_W_CLOCK, 1, 0, NULL, NULL},
+    {"is_charge_policy_enabled", 0, PODERO_W_BOOLEAN, 0, 0, NULL, NULL},
+    /* read-only Decimals */
+    {"battery_level", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"charge_rate_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"charge_target_max", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}
+};
+
+/* An inverter: read only; every numeric field may arrive as a Decimal string (the battery ones
+ * are null without a battery). */
+const podero_field podero_inverter_fields[] = {
+    {"solar_power_rating_kw", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"battery_capacity_kwh", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"battery_charge_level_percent", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"battery_charge_discharge_power_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"current_solar_production_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"household_consumption_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"current_power_to_grid_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"solar_surplus_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}
+};
+
+const podero_field *podero_kind_fields(int kind) {
+    switch (kind) {
+    case PODERO_KIND_HEAT_PUMP: return podero_heat_pump_fields;
+    case PODERO_KIND_ELECTRIC_VEHICLE: return podero_electric_vehicle_fields;
+    case PODERO_KIND_INVERTER: return podero_inverter_fields;
+    default: return NULL;
+    }
+}
+
+int podero_kind_decimal(int kind, const char *k, size_t klen) {
+    const podero_field *f = podero_kind_fields(kind);
+    if (!f || klen == 0)
+        return 0;
+    for (; f->name; f++)
         if (f->decimal && f->name[0] == k[0] && strlen(f->name) == klen && memcmp(f->name, k, klen) == 0)
             return 1;
     return 0;
+}
+
+int podero_is_decimal_field(const char *k, size_t klen) {
+    return podero_kind_decimal(PODERO_KIND_HEAT_PUMP, k, klen);
+}
+
+int podero_kind_element(int kind) {
+    switch (kind) {
+    case PODERO_KIND_HEAT_PUMP_LIST: return PODERO_KIND_HEAT_PUMP;
+    case PODERO_KIND_ELECTRIC_VEHICLE_LIST: return PODERO_KIND_ELECTRIC_VEHICLE;
+    case PODERO_KIND_INVERTER_LIST: return PODERO_KIND_INVERTER;
+    default: return PODERO_KIND_PLAIN;
+    }
+}
+
+const char *podero_kind_name(int kind) {
+    switch (kind) {
+    case PODERO_KIND_HEAT_PUMP: return "heat_pump";
+    case PODERO_KIND_ELECTRIC_VEHICLE: return "electric_vehicle";
+    case PODERO_KIND_INVERTER: return "inverter";
+    case PODERO_KIND_PLAIN: return "object";
+    default: return "list";
+    }
+}
+
+int podero_result_view_kind(int result_kind) {
+    switch (result_kind) {
+    case PD_RESULT_HEAT_PUMP: return PODERO_KIND_HEAT_PUMP;
+    case PD_RESULT_HEAT_PUMP_LIST: return PODERO_KIND_HEAT_PUMP_LIST;
+    case PD_RESULT_ELECTRIC_VEHICLE: return PODERO_KIND_ELECTRIC_VEHICLE;
+    case PD_RESULT_ELECTRIC_VEHICLE_LIST: return PODERO_KIND_ELECTRIC_VEHICLE_LIST;
+    case PD_RESULT_INVERTER_LIST: return PODERO_KIND_INVERTER_LIST;
+    default: return PODERO_KIND_PLAIN;
+    }
+}
+
+int podero_result_checks_id(int result_kind) {
+    return result_kind == PD_RESULT_HEAT_PUMP || result_kind == PD_RESULT_ELECTRIC_VEHICLE;
+}
+
+static int result_is_array(int result_kind) {
+    return result_kind == PD_RESULT_ARRAY || result_kind == PD_RESULT_HEAT_PUMP_LIST ||
+           result_kind == PD_RESULT_ELECTRIC_VEHICLE_LIST || result_kind == PD_RESULT_INVERTER_LIST;
 }
 
 /* What a JSON value is, by pj_type, for messages: "the answer is a JSON string, not an object". */
@@ -78,25 +166,18 @@ static const char *const required_fields[] = {
     "created_at", "updated_at",
 };
 
-int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res) {
-    const pj_node *root = &doc->nodes[0];
-    uint32_t n;
-    size_t i;
-    if (root->type != PJ_OBJ) {
-        res->kind = "decode";
-        res->status = status;
-        snprintf(res->message, sizeof res->message, "the answer is %s, not an object",
-                 type_names[root->type]);
-        return -1;
-    }
-    n = pj_obj_get(doc, 0, "id", 2);
+/* The answer's id is absent, null or want_id (case-insensitively; want_id NULL: not checked).
+ * noun: how messages name the device ("heat pump", "electric vehicle"). */
+static int check_answer_id(const pj_doc *doc, const char *want_id, const char *noun, long status,
+                           podero_result *res) {
+    uint32_t n = pj_obj_get(doc, 0, "id", 2);
     if (n != PJ_NONE && doc->nodes[n].type != PJ_NULL) {
         size_t len;
         const char *s;
         if (doc->nodes[n].type != PJ_STR) {
             res->kind = "decode";
             res->status = status;
-            snprintf(res->message, sizeof res->message, "the answer's heat pump id is not a string");
+            snprintf(res->message, sizeof res->message, "the answer's %s id is not a string", noun);
             return -1;
         }
         s = pj_str(doc, &doc->nodes[n], &len);
@@ -109,11 +190,26 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
             res->kind = "decode";
             res->status = status;
             snprintf(res->message, sizeof res->message,
-                     "the answer is about heat pump %s%s, not the %s asked for", shown,
+                     "the answer is about %s %s%s, not the %s asked for", noun, shown,
                      len > 40 ? "..." : "", want_id);
             return -1;
         }
     }
+    return 0;
+}
+
+int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res) {
+    const pj_node *root = &doc->nodes[0];
+    size_t i;
+    if (root->type != PJ_OBJ) {
+        res->kind = "decode";
+        res->status = status;
+        snprintf(res->message, sizeof res->message, "the answer is %s, not an object",
+                 type_names[root->type]);
+        return -1;
+    }
+    if (check_answer_id(doc, want_id, "heat pump", status, res) != 0)
+        return -1;
     for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
         if (pj_obj_get(doc, 0, required_fields[i], strlen(required_fields[i])) == PJ_NONE) {
             res->kind = "decode";
@@ -139,7 +235,7 @@ static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, c
         podero_set_result(res, "decode", status, "the answer is not valid JSON: %s", err);
         return -1;
     }
-    want_array = result_kind == PD_RESULT_ARRAY || result_kind == PD_RESULT_HEAT_PUMP_LIST;
+    want_array = result_is_array(result_kind);
     root_type = doc->nodes[0].type;
     if (root_type != (want_array ? PJ_ARR : PJ_OBJ)) {
         pj_free(doc);
@@ -150,6 +246,11 @@ static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, c
     /* want_id NULL: no check at all (core.parse); "": the check without the id */
     if (result_kind == PD_RESULT_HEAT_PUMP && want_id &&
         podero_heat_pump_check(doc, want_id[0] ? want_id : NULL, status, res) != 0) {
+        pj_free(doc);
+        return -1;
+    }
+    if (result_kind == PD_RESULT_ELECTRIC_VEHICLE && want_id &&
+        check_answer_id(doc, want_id[0] ? want_id : NULL, "electric vehicle", status, res) != 0) {
         pj_free(doc);
         return -1;
     }
