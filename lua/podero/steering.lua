@@ -152,7 +152,8 @@ return function(podero, core, client_methods)
       end
       return v
     elseif typ == "clock" then
-      local h, m = type(v) == "string" and v:match("^(%d%d):(%d%d)$")
+      local h, m
+      if type(v) == "string" then h, m = v:match("^(%d%d):(%d%d)$") end
       if not h or tonumber(h) > 23 or tonumber(m) > 59 then
         raise(fn, "%s must be a time of day \"HH:MM\" (00:00 to 23:59), got %s", name,
           type(v) == "string" and fmt("%q", v:sub(1, 40)) or type(v))
