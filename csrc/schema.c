@@ -63,18 +63,20 @@ const podero_field podero_heat_pump_fields[] = {
 };
 
 /* An electric vehicle: the device fields a partial update may set, and the Decimal fields
- * (numbers that may arrive as strings). charge_target_max is the maker's cap, system-managed. */
+ * (numbers that may arrive as strings). The charge targets are system-managed (charge_target_max:
+ * the maker's cap); the charge policy is minimum_charge_limit, charge_deadline_at and
+ * is_charge_policy_enabled. */
 const podero_field podero_electric_vehicle_fields[] = {
     {"price_zone", 0, PODERO_W_ENUM, 0, 0, PRICE_ZONES, "a price zone (AT, DE_LU, SE_3, ...)"},
     {"external_device_id", 0, PODERO_W_STRING, 1, 255, NULL, NULL},
     {"is_smart_optimization_active", 0, PODERO_W_BOOLEAN, 0, 0, NULL, NULL},
     {"minimum_charge_limit", 1, PODERO_W_NUMBER, 1, 0, NULL, NULL},
-    {"charge_target_min", 1, PODERO_W_NUMBER, 1, 0, NULL, NULL},
     {"charge_deadline_at", 0, PODERO_W_CLOCK, 1, 0, NULL, NULL},
     {"is_charge_policy_enabled", 0, PODERO_W_BOOLEAN, 0, 0, NULL, NULL},
     /* read-only Decimals */
     {"battery_level", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
     {"charge_rate_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"charge_target_min", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
     {"charge_target_max", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL}
 };

@@ -67,7 +67,7 @@ return function(podero, core, client_methods, h)
   sort(podero.WRITABLE_ELECTRIC_VEHICLE_FIELDS)
 
   -- percentages the update may set: 0..100
-  local EV_PERCENT = { minimum_charge_limit = true, charge_target_min = true }
+  local EV_PERCENT = { minimum_charge_limit = true }
 
   local PRICE_ZONE
   for _, f in ipairs(core.heat_pump_fields) do if f.name == "price_zone" then PRICE_ZONE = f end end
@@ -304,20 +304,16 @@ return function(podero, core, client_methods, h)
   local BOOST_409 = "the vehicle cannot be boosted now: it is already charging or its battery is full (HTTP 409)"
 
   local function boost(client, org, user, id)
-    local ans, err = client:_request("POST", ev_path(org, user, id) .. "/boost", nil, "object")
-    if not ans then
-      if type(err) == "table" and err.kind == "http" and err.status == 409 then
-        local e = {}
-        for k, v in pairs(err) do e[k] = v end
-        e.message = BOOST_409
-        err = core.error(e)
-      end
-      return nil, err
+    local ev, err = send(client, "POST", ev_path(org, user, id) .. "/boost", nil, "electric_vehicle", id, org, user)
+    if not ev and type(err) == "table" and err.kind == "http" and err.status == 409 then
+      local e = {}
+      for k, v in pairs(err) do e[k] = v end
+      -- the server's own words (after "the API answered HTTP 409 Conflict: ") stay at the end
+      local detail = type(e.message) == "string" and e.message:match("^the API answered HTTP 409[^:]*: (.+)$")
+      e.message = BOOST_409 .. (detail and (": " .. detail) or "")
+      err = core.error(e)
     end
-    -- the answer is the vehicle: read it as one (its Decimal rule, its methods)
-    local ev = core.parse(ans:raw(), "electric_vehicle")
-    core.set_context(ev, { client = client, org_id = org, user_id = user })
-    return ev
+    return ev, err
   end
 
   --- client:boost_electric_vehicle(org_id, user_id, electric_vehicle_id) -> the vehicle as the
