@@ -31,7 +31,7 @@ local helpers = {} -- from api.lua: bearer_ok, unauthorized, validate_ids, uuid_
 
 local err_entry, enum_msg, unprocessable = steering.err_entry, steering.enum_msg, steering.unprocessable
 local parse_time, iso, now_iso = steering.parse_time, steering.iso, steering.now_iso
-local parse_raw, raw_value = steering.parse_raw, steering.raw_value
+local parse_raw = steering.parse_raw
 
 local PREFIX = "/api/partners/v2.0"
 local UUID_PAT = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
@@ -585,7 +585,7 @@ local function num_of(v)
   return nil
 end
 
-local function update_ev(u, it)
+local function update_ev(it)
   local payload, resp = json_payload()
   if not payload then return resp end
   local set, errs = validate(payload, EV_SPEC, false, true)
@@ -814,7 +814,7 @@ function M.handle_path(uri)
   if not it or (it.deleted and not incl) then return not_found() end
   if kind == "building" then return H.json(200, item_body("bld", it)) end
   if kind == "boost" then return boost_ev(it) end
-  if method == "PUT" then return update_ev(u, it) end
+  if method == "PUT" then return update_ev(it) end
   return H.json(200, item_body("ev", it))
 end
 
