@@ -423,7 +423,7 @@ function M.register_heat_pump(ids, incl)
     elseif steering.WRITABLE[k] then
       v, e = steering.check_field(k, payload.vals[k])
     end
-    if e then errs[#errs + 1] = e elseif v ~= nil then set[#set + 1] = { k, v } end
+    if v ~= nil then set[#set + 1] = { k, v } elseif e then errs[#errs + 1] = e end
   end
   if #errs > 0 then return unprocessable(errs) end
   local _, u = org_and_user(ids, incl)
