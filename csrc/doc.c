@@ -193,8 +193,9 @@ static int view_index(lua_State *L) {
     nd = &doc->nodes[v->node];
 
     /* methods come before fields, so scripts stay stable when the server adds a field of the
-     * same name (podero.fields() still shows such a field): a heat pump's (upvalue 1), and
-     * raw/to_table/fields on every object and array (upvalue 2) */
+     * same name (podero.fields() still shows such a field): a heat pump's (upvalue 1), an
+     * electric vehicle's (upvalue 3), and raw/to_table/fields on every object and array
+     * (upvalue 2) */
     if (lua_type(L, 2) == LUA_TSTRING) {
         lua_pushvalue(L, 2);
         if (lua_rawget(L, lua_upvalueindex(v->kind == PODERO_KIND_HEAT_PUMP ? 1
