@@ -335,16 +335,20 @@ return function(podero, core, client_methods, h)
     return ctx.client, ctx.org_id, ctx.user_id, id:lower()
   end
 
+  --- ev:update(changes) -> the updated vehicle (a new object), or nil, err: update_electric_vehicle
+  -- with the ids of ev (an object from electric_vehicle(s), fetch_electric_vehicles, an update).
   function ev_methods.update(ev, changes)
     local fn = "ev:update"
     local client, org, user, id = bound(fn, ev)
     return send(client, "PUT", ev_path(org, user, id), check_ev_changes(fn, changes), "electric_vehicle", id, org, user)
   end
 
+  --- ev:boost() -> the vehicle as the answer has it, or nil, err (409: charging or full).
   function ev_methods.boost(ev)
     return boost(bound("ev:boost", ev))
   end
 
+  --- ev:refresh() -> the vehicle read again (a new object), or nil, err.
   function ev_methods.refresh(ev)
     local client, org, user, id = bound("ev:refresh", ev)
     if ev.deleted_at ~= nil then return client:electric_vehicle(org, user, id, { include_deleted = true }) end
