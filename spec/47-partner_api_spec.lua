@@ -128,6 +128,8 @@ describe("partner API (issue 12)", function()
       raises(function() client:create_building(org, user, { zip_code = "1" }) end, "fields.name is required")
       raises(function() client:create_building(org, user, { name = ("x"):rep(101) }) end, "name must be at most 100 characters, got 101")
       raises(function() client:create_building(org, user, { name = "a", zip_code = ("1"):rep(21) }) end, "zip_code must be at most 20")
+      raises(function() client:create_building(org, user, { name = "a", num_occupants = 1.5 }) end, "num_occupants must be a whole number")
+      raises(function() client:create_building(org, user, { name = "a", property_size_m2 = -1 }) end, "property_size_m2 must be at least 0")
       raises(function() client:create_energy_contract(org, user, {}) end, "fields.energy_contract_type is required")
       raises(function() client:create_energy_contract(org, user, { energy_contract_type = "daily" }) end,
         'energy_contract_type must be "spot_hourly", "monthly" or "yearly"')

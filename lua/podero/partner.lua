@@ -91,6 +91,7 @@ return function(podero, core, client_methods, h)
       if v == null and nullable ~= false then return null end
       if not is_finite_number(v) then raise(fn, "%s must be a finite number, got %s", name, shown(v)) end
       if (lo and v < lo) or (hi and v > hi) then
+        if not hi then raise(fn, "%s must be at least %s, got %s", name, tostring(lo), shown(v)) end
         raise(fn, "%s must be from %s to %s, got %s", name, tostring(lo), tostring(hi), shown(v))
       end
       return v
