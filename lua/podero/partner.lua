@@ -302,7 +302,8 @@ return function(podero, core, client_methods, h)
     return send(client, "PUT", ev_path(org, user, id), body, "electric_vehicle", id, org, user)
   end
 
-  local BOOST_409 = "the vehicle cannot be boosted now: it is already charging or its battery is full (HTTP 409)"
+  local BOOST_409 = "the vehicle cannot be boosted now: it is already charging or its battery is full, "
+    .. "or boost is unavailable (HTTP 409)"
 
   local function boost(client, org, user, id)
     local ev, err = send(client, "POST", ev_path(org, user, id) .. "/boost", nil, "electric_vehicle", id, org, user)
