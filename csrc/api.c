@@ -18,10 +18,23 @@ const pd_endpoint pd_endpoints[] = {
     {"heat_pumps", "GET", "/api/partners/v2.0/org/{org_id}/users/{user_id}/heat-pumps",
      PD_RESULT_HEAT_PUMP_LIST, PD_RETRY_IDEMPOTENT},
     {"users", "GET", "/api/partners/v2.0/org/{org_id}/users", PD_RESULT_ARRAY, PD_RETRY_IDEMPOTENT},
+    {"user", "GET", "/api/partners/v2.0/org/{org_id}/users/{user_id}", PD_RESULT_OBJECT, PD_RETRY_IDEMPOTENT},
+    {"building", "GET", "/api/partners/v2.0/org/{org_id}/users/{user_id}/buildings/{building_id}",
+     PD_RESULT_OBJECT, PD_RETRY_IDEMPOTENT},
+    {"electric_vehicles", "GET", "/api/partners/v2.0/org/{org_id}/users/{user_id}/electric-vehicles",
+     PD_RESULT_ELECTRIC_VEHICLE_LIST, PD_RETRY_IDEMPOTENT},
+    {"electric_vehicle", "GET",
+     "/api/partners/v2.0/org/{org_id}/users/{user_id}/electric-vehicles/{electric_vehicle_id}",
+     PD_RESULT_ELECTRIC_VEHICLE, PD_RETRY_IDEMPOTENT},
+    {"inverters", "GET", "/api/partners/v2.0/org/{org_id}/users/{user_id}/inverters",
+     PD_RESULT_INVERTER_LIST, PD_RETRY_IDEMPOTENT},
     {NULL, NULL, NULL, 0, 0}
 };
 
-static const char *const result_names[] = {"object", "heat_pump", "array", "heat_pump_list", "none", NULL};
+/* the result names of client:_request, in enum pd_result_kind order */
+static const char *const result_names[] = {"object", "heat_pump", "array", "heat_pump_list", "none",
+                                           "electric_vehicle", "electric_vehicle_list",
+                                           "inverter_list", NULL};
 
 void pd_check_uuid(lua_State *L, int idx, const char *name, const char *fn, char *out) {
     size_t len;
@@ -72,6 +85,7 @@ int pd_endpoint_args(lua_State *L, const pd_endpoint *ep, int first, char *path,
     const char *p = ep->path, *b;
     size_t o = 0;
     int k = 0;
+    ids[0][0] = ids[1][0] = ids[2][0] = 0;
     /* the template's text between its {ids} is copied in runs; each id is checked as it comes */
     while ((b = strchr(p, '{')) != NULL) {
         const char *e = strchr(b, '}');
@@ -261,5 +275,63 @@ void pd_push_attempt(lua_State *L, const pd_attempt *a, double elapsed) {
     if (a->kind) {
         lua_pushstring(L, a->kind);
         lua_setfield(L, -2, "kind");
+    }
+}
+
+/* Pushes a field table of schema.c as { { name =, decimal =, type =, nullable =, max_length =,
+ * values =, hint = }, ... } in its order (type nil for a read-only field). */
+static void fields_push(lua_State *L, const podero_field *f) {
+    static const char *const types[] = {NULL, "boolean", "number", "integer", "string", "time", "enum",
+                                        "clock"};
+    int i = 0;
+    lua_newtable(L);
+    for (; f->name; f++) {
+        lua_createtable(L, 0, 7);
+        lua_pushstring(L, f->name);
+        lua_setfield(L, -2, "name");
+        lua_pushboolean(L, f->decimal);
+        lua_setfield(L, -2, "decimal");
+        if (f->wtype != PODERO_W_NONE) {
+            lua_pushstring(L, types[f->wtype]);
+            lua_setfield(L, -2, "type");
+            lua_pushboolean(L, f->nullable);
+            lua_setfield(L, -2, "nullable");
+        }
+        if (f->max_length) {
+            lua_pushinteger(L, f->max_length);
+            lua_setfield(L, -2, "max_length");
+        }
+        if (f->values) {
+            const char *p = f->values;
+            int k = 0;
+            lua_newtable(L);
+            while (*p) {
+                size_t n = strcspn(p, " ");
+                lua_pushlstring(L, p, n);
+                lua_rawseti(L, -2, ++k);
+                p += n;
+                while (*p == ' ')
+                    p++;
+            }
+            lua_setfield(L, -2, "values");
+        }
+        if (f->hint) {
+            lua_pushstring(L, f->hint);
+            lua_setfield(L, -2, "hint");
+        }
+        lua_rawseti(L, -2, ++i);
+    }
+}
+
+/* Sets core.heat_pump_fields, core.electric_vehicle_fields and core.inverter_fields in the table
+ * on top (schema.c's tables). */
+void pd_schema_set(lua_State *L) {
+    static const int kinds[] = {PODERO_KIND_HEAT_PUMP, PODERO_KIND_ELECTRIC_VEHICLE, PODERO_KIND_INVERTER};
+    size_t i;
+    char name[40];
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        fields_push(L, podero_kind_fields(kinds[i]));
+        snprintf(name, sizeof name, "%s_fields", podero_kind_name(kinds[i]));
+        lua_setfield(L, -2, name);
     }
 }

@@ -151,8 +151,8 @@ static int l_endpoint(lua_State *L) {
  * client:_request(method, path [, json_body [, result [, expect_id]]]): the primitive behind the
  * Lua-level calls in lua/podero/. method: "GET", "PUT" or "POST"; path: below base_url, starting
  * with "/api/"; json_body: a JSON text (sent with Content-Type: application/json); result:
- * "object" (default), "heat_pump", "array", "heat_pump_list" or "none" (any 2xx body, answered
- * as true). GET and PUT follow the retry rules of heat_pump; POST is retried only when the
+ * "object" (default), "heat_pump", "array", "heat_pump_list", "electric_vehicle",
+ * "electric_vehicle_list", "inverter_list" or "none" (any 2xx body, answered as true). GET and PUT follow the retry rules of heat_pump; POST is retried only when the
  * request never left (connection refused, DNS). expect_id (with result "heat_pump"): the id the
  * answer must be about (podero_heat_pump_check).
  */
@@ -321,9 +321,7 @@ static int batch_finish(lua_State *L, podero_client *c, fetch_batch *b, int conc
             lua_pushboolean(L, 1);
             lua_rawseti(L, -4, i + 1);
         } else if (it->ok) {
-            podero_doc_push_parsed(L, &it->doc, it->result == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
-                                   : it->result == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
-                                   : PODERO_KIND_PLAIN);
+            podero_doc_push_parsed(L, &it->doc, podero_result_view_kind(it->result));
             it->has_doc = 0;
             if (it->org[0]) {
                 lua_pushfstring(L, "%s/%s", it->org, it->user);

@@ -4,7 +4,8 @@
  *   util.c    clock, sleep, wiping, strings, the jitter generator
  *   buf.c     growable buffers and the encoders (JSON string, form, base64)
  *   result.c  podero_result, the closed list of error kinds, messages, redaction
- *   schema.c  the fields of a heat pump as the contract describes them, and its answer check
+ *   schema.c  the fields of heat pumps, electric vehicles and inverters as the contract
+ *             describes them (the Decimal rule per kind), and the answer checks
  *   token.c   the token: grant requests, token answers, renewal times
  *   policy.c  the sans-I/O request policy: what to send, and what happens after an answer
  *   http1.c   HTTP/1.1 framing for the nginx cosocket transport (http1.h)
@@ -89,7 +90,8 @@ void podero_server_message(const podero_secrets *s, const char *body, size_t len
 
 /* ---- schema.c -------------------------------------------------------------------------- */
 enum podero_wtype { PODERO_W_NONE = 0, PODERO_W_BOOLEAN, PODERO_W_NUMBER, PODERO_W_INTEGER,
-                    PODERO_W_STRING, PODERO_W_TIME, PODERO_W_ENUM };
+                    PODERO_W_STRING, PODERO_W_TIME, PODERO_W_ENUM,
+                    PODERO_W_CLOCK /* a time of day "HH:MM" */ };
 typedef struct podero_field {
     const char *name;
     unsigned char decimal;      /* number | string | null: a numeric string reads as a number */
@@ -100,7 +102,26 @@ typedef struct podero_field {
     const char *hint;           /* enums: how a message names the values */
 } podero_field;
 extern const podero_field podero_heat_pump_fields[];   /* ends with a NULL name */
-int podero_is_decimal_field(const char *k, size_t klen);
+extern const podero_field podero_electric_vehicle_fields[];
+extern const podero_field podero_inverter_fields[];
+int podero_is_decimal_field(const char *k, size_t klen);   /* of a heat pump */
+
+/* What a parsed document's root is, so that views know which field rules apply (a view's kind;
+ * the binding's doc.c keeps it per view). */
+enum podero_kind {
+    PODERO_KIND_PLAIN = 0,      /* any JSON object/array: values read as they are */
+    PODERO_KIND_HEAT_PUMP = 1,  /* a HeatPumpDetailOutput: decimal strings read as numbers */
+    PODERO_KIND_HEAT_PUMP_LIST = 2,         /* an array of heat pumps */
+    PODERO_KIND_ELECTRIC_VEHICLE = 3,       /* an electric vehicle: its Decimal fields */
+    PODERO_KIND_ELECTRIC_VEHICLE_LIST = 4,  /* an array of them */
+    PODERO_KIND_INVERTER = 5,               /* an inverter: its Decimal fields */
+    PODERO_KIND_INVERTER_LIST = 6           /* an array of them */
+};
+/* The per-kind rules, written once here for every reader (lazy views, to_table, to_json): */
+int podero_kind_decimal(int kind, const char *k, size_t klen);  /* k is a Decimal field of kind */
+int podero_kind_element(int kind);      /* a list kind: its elements' kind; else PODERO_KIND_PLAIN */
+const char *podero_kind_name(int kind); /* "heat_pump", "electric_vehicle", "inverter", "object" */
+const podero_field *podero_kind_fields(int kind);   /* the field table of kind, or NULL */
 /*
  * The rule of a heat pump detail answer (HeatPumpDetailOutput): the root is an object, its id is
  * absent, null or want_id (case-insensitively; want_id NULL: not checked), and it has every
@@ -124,8 +145,13 @@ enum pd_result_kind {
     PD_RESULT_HEAT_PUMP,        /* a HeatPumpDetailOutput (podero_heat_pump_check) */
     PD_RESULT_ARRAY,            /* any JSON array */
     PD_RESULT_HEAT_PUMP_LIST,   /* an array of heat pumps */
-    PD_RESULT_NONE              /* any 2xx: the answer is true */
+    PD_RESULT_NONE,             /* any 2xx: the answer is true */
+    PD_RESULT_ELECTRIC_VEHICLE, /* an electric vehicle (its id checked as a heat pump's) */
+    PD_RESULT_ELECTRIC_VEHICLE_LIST,
+    PD_RESULT_INVERTER_LIST
 };
+int podero_result_view_kind(int result_kind);   /* the enum podero_kind of its root view */
+int podero_result_checks_id(int result_kind);   /* its answer must be about the id asked for */
 
 /* ---- policy.c and token.c: the sans-I/O core ----------------------------------------- */
 

@@ -300,11 +300,13 @@ static int view_index(lua_State *L) {
         return 1;
 
     /* methods come before fields, so scripts stay stable when the server adds a field of the
-     * same name (podero.fields() still shows such a field): a heat pump's (upvalue 1), and
-     * raw/to_table/fields on every object and array (upvalue 2) */
+     * same name (podero.fields() still shows such a field): a heat pump's (upvalue 1), an
+     * electric vehicle's (upvalue 3), and raw/to_table/fields on every object and array
+     * (upvalue 2) */
     if (lua_type(L, 2) == LUA_TSTRING) {
         lua_pushvalue(L, 2);
-        if (lua_rawget(L, lua_upvalueindex(v->kind == PODERO_KIND_HEAT_PUMP ? 1 : 2)) != LUA_TNIL)
+        if (lua_rawget(L, lua_upvalueindex(v->kind == PODERO_KIND_HEAT_PUMP ? 1
+                                           : v->kind == PODERO_KIND_ELECTRIC_VEHICLE ? 3 : 2)) != LUA_TNIL)
             return 1;
         lua_pop(L, 1);
     }
@@ -317,8 +319,8 @@ static int view_index(lua_State *L) {
         vn = pj_index_find(&v->sd->doc, v->idx, v->n, k, klen);
         if (vn == PJ_NONE)
             return 0;
-        if (v->kind == PODERO_KIND_HEAT_PUMP && v->sd->doc.text[vn] == '"')
-            decimal = podero_is_decimal_field(k, klen);     /* the rule is about strings only */
+        if (v->kind != PODERO_KIND_PLAIN && v->sd->doc.text[vn] == '"')
+            decimal = podero_kind_decimal(v->kind, k, klen);    /* the rule is about strings only */
     } else {
         lua_Integer i;
         int isnum = 0;
@@ -326,8 +328,7 @@ static int view_index(lua_State *L) {
         if (!isnum || i < 1 || (lua_Unsigned)i > v->n)
             return 0;
         vn = v->idx[i - 1];
-        if (v->kind == PODERO_KIND_HEAT_PUMP_LIST)
-            child_kind = PODERO_KIND_HEAT_PUMP;
+        child_kind = podero_kind_element(v->kind);
     }
     if (push_value(L, v->sd, vn, decimal, child_kind)) {
         cache_put(L, 1, 2);
@@ -369,8 +370,8 @@ static int view_tostring(lua_State *L) {
     podero_view *v = view_ready((podero_view *)lua_touserdata(L, 1));
     if (!v->is_obj)
         lua_pushfstring(L, "podero.array (%d items): %p", (int)v->n, (void *)v);
-    else if (v->kind == PODERO_KIND_HEAT_PUMP)
-        lua_pushfstring(L, "podero.heat_pump: %p", (void *)v);
+    else if (v->kind != PODERO_KIND_PLAIN)
+        lua_pushfstring(L, "podero.%s: %p", podero_kind_name(v->kind), (void *)v);
     else
         lua_pushfstring(L, "podero.object (%d fields): %p", (int)v->n, (void *)v);
     return 1;
@@ -415,12 +416,12 @@ static int fields_iter(lua_State *L) {
             lua_pushboolean(L, 0);
             lua_rawset(L, lua_upvalueindex(3));
         }
-        if (v->kind == PODERO_KIND_HEAT_PUMP) {
+        if (v->kind != PODERO_KIND_PLAIN) {
             /* not through the cache: a field named like a method must give the field here,
              * and must not shadow the method for later reads */
             size_t klen;
             const char *ks = lua_tolstring(L, -1, &klen);
-            push_value(L, v->sd, vn_given, podero_is_decimal_field(ks, klen), PODERO_KIND_PLAIN);
+            push_value(L, v->sd, vn_given, podero_kind_decimal(v->kind, ks, klen), PODERO_KIND_PLAIN);
             return 2;
         }
         break;
@@ -432,8 +433,7 @@ static int fields_iter(lua_State *L) {
         lua_pushvalue(L, lua_upvalueindex(1));
         vidx = lua_gettop(L);
         if (!cache_get(L, vidx, kidx)) {
-            int child_kind = !v->is_obj && v->kind == PODERO_KIND_HEAT_PUMP_LIST
-                           ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN;
+            int child_kind = !v->is_obj ? podero_kind_element(v->kind) : PODERO_KIND_PLAIN;
             pj_val vn = v->is_obj ? vn_given : v->idx[pos - 1];
             if (push_value(L, v->sd, vn, 0, child_kind)) {
                 cache_put(L, vidx, kidx);
@@ -487,8 +487,7 @@ static void push_plain(lua_State *L, const pj_doc *doc, pj_val val, int kind) {
         luaL_checkstack(L, 4, "podero: document nested too deeply");
         lua_createtable(L, (int)pj_count(doc, val), 0);
         for (e = pj_first(doc, val); e != PJ_NONE; e = pj_next(doc, e, 0)) {
-            push_plain(L, doc, e,
-                       kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN);
+            push_plain(L, doc, e, podero_kind_element(kind));
             lua_rawseti(L, -2, ++i);
         }
         break;
@@ -498,10 +497,10 @@ static void push_plain(lua_State *L, const pj_doc *doc, pj_val val, int kind) {
         for (e = pj_first(doc, val); e != PJ_NONE; e = pj_next(doc, e, 1)) {
             pj_val mv = pj_member_value(doc, e);
             push_string(L, doc, e, 0);
-            if (kind == PODERO_KIND_HEAT_PUMP && doc->text[mv] == '"') {
+            if (kind != PODERO_KIND_PLAIN && doc->text[mv] == '"') {
                 size_t klen;
                 const char *k = lua_tolstring(L, -1, &klen);
-                push_string(L, doc, mv, podero_is_decimal_field(k, klen));
+                push_string(L, doc, mv, podero_kind_decimal(kind, k, klen));
             } else {
                 push_plain(L, doc, mv, PODERO_KIND_PLAIN);
             }
@@ -564,9 +563,7 @@ static int write_json(buffer *b, const pj_doc *doc, pj_val val, int kind, int de
         if (depth > PJ_MAX_DEPTH || buf_add(b, "[", 1)) return -1;
         for (e = pj_first(doc, val); e != PJ_NONE; e = pj_next(doc, e, 0), first = 0) {
             if ((!first && buf_add(b, ",", 1)) ||
-                write_json(b, doc, e,
-                           kind == PODERO_KIND_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP : PODERO_KIND_PLAIN,
-                           depth + 1))
+                write_json(b, doc, e, podero_kind_element(kind), depth + 1))
                 return -1;
         }
         return buf_add(b, "]", 1);
@@ -577,11 +574,11 @@ static int write_json(buffer *b, const pj_doc *doc, pj_val val, int kind, int de
             int decimal = 0;
             if ((!first && buf_add(b, ",", 1)) || write_string(b, doc, e, 0) || buf_add(b, ":", 1))
                 return -1;
-            if (kind == PODERO_KIND_HEAT_PUMP && doc->text[mv] == '"') {
+            if (kind != PODERO_KIND_PLAIN && doc->text[mv] == '"') {
                 const char *raw;
                 size_t rawlen;
                 pj_str_raw(doc, e, &raw, &rawlen);     /* the key as sent: field names need no escapes */
-                decimal = podero_is_decimal_field(raw, rawlen);
+                decimal = podero_kind_decimal(kind, raw, rawlen);
             }
             if (doc->text[mv] == '"' ? write_string(b, doc, mv, decimal)
                                      : write_json(b, doc, mv, PODERO_KIND_PLAIN, depth + 1))
@@ -691,9 +688,18 @@ int podero_doc_is_heat_pump(lua_State *L) {
 }
 
 static int kind_of(int result_kind) {
-    return result_kind == PD_RESULT_HEAT_PUMP ? PODERO_KIND_HEAT_PUMP
-         : result_kind == PD_RESULT_HEAT_PUMP_LIST ? PODERO_KIND_HEAT_PUMP_LIST
-         : PODERO_KIND_PLAIN;
+    return podero_result_view_kind(result_kind);
+}
+
+/* core.kind(v): the kind of a podero object: "heat_pump", "electric_vehicle", "inverter", "object"
+ * (any other object or nested value) or "list" (an array); nil for anything else */
+int podero_doc_kind(lua_State *L) {
+    podero_view *v = (podero_view *)luaL_testudata(L, 1, PODERO_VIEW_MT);
+    if (!v)
+        return 0;
+    view_ready(v);
+    lua_pushstring(L, v->kind == PODERO_KIND_PLAIN && !v->is_obj ? "list" : podero_kind_name(v->kind));
+    return 1;
 }
 
 /*
@@ -767,62 +773,21 @@ void podero_doc_open(lua_State *L) {
     lua_pushlightuserdata(L, (void *)&view_mt_key);
     lua_pushvalue(L, -2);
     lua_rawset(L, LUA_REGISTRYINDEX);
-    /* __index has the heat pump methods as upvalue 1 and the methods of every object and array
-     * as upvalue 2; module.c hands both to lua/podero, which fills them */
+    /* __index has the heat pump methods as upvalue 1, the methods of every object and array
+     * as upvalue 2 and the electric vehicle methods as upvalue 3; module.c hands them to
+     * lua/podero, which fills them */
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "methods");
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "object_methods");
-    lua_pushcclosure(L, view_index, 2);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -5, "electric_vehicle_methods");
+    lua_pushcclosure(L, view_index, 3);
     lua_setfield(L, -2, "__index");
     lua_pushliteral(L, "podero.object");
     lua_setfield(L, -2, "__metatable");   /* getmetatable() hides the real one */
     lua_pop(L, 1);
-}
-
-/* core.heat_pump_fields: { { name =, decimal =, type =, nullable =, max_length =, values =,
- * hint = }, ... } in the order above (type nil for a read-only field). */
-void podero_schema_push(lua_State *L) {
-    static const char *const types[] = {NULL, "boolean", "number", "integer", "string", "time", "enum"};
-    const podero_field *f;
-    int i = 0;
-    lua_newtable(L);
-    for (f = podero_heat_pump_fields; f->name; f++) {
-        lua_createtable(L, 0, 7);
-        lua_pushstring(L, f->name);
-        lua_setfield(L, -2, "name");
-        lua_pushboolean(L, f->decimal);
-        lua_setfield(L, -2, "decimal");
-        if (f->wtype != PODERO_W_NONE) {
-            lua_pushstring(L, types[f->wtype]);
-            lua_setfield(L, -2, "type");
-            lua_pushboolean(L, f->nullable);
-            lua_setfield(L, -2, "nullable");
-        }
-        if (f->max_length) {
-            lua_pushinteger(L, f->max_length);
-            lua_setfield(L, -2, "max_length");
-        }
-        if (f->values) {
-            const char *p = f->values;
-            int k = 0;
-            lua_newtable(L);
-            while (*p) {
-                size_t n = strcspn(p, " ");
-                lua_pushlstring(L, p, n);
-                lua_rawseti(L, -2, ++k);
-                p += n;
-                while (*p == ' ')
-                    p++;
-            }
-            lua_setfield(L, -2, "values");
-        }
-        if (f->hint) {
-            lua_pushstring(L, f->hint);
-            lua_setfield(L, -2, "hint");
-        }
-        lua_rawseti(L, -2, ++i);
-    }
 }

@@ -592,7 +592,7 @@ static int finish(batch *b, pd_fetch_item *it, int act, slot *s) {
         else if (it->result == PD_RESULT_NONE)
             it->ok = 1;
         else if (podero_parse_answer(&it->doc, s->x.body.p, s->x.body.len, it->result,
-                                     it->result == PD_RESULT_HEAT_PUMP ? it->hp : NULL,
+                                     podero_result_checks_id(it->result) ? it->hp : NULL,
                                      it->call.status, &it->res) == 0)
             it->ok = it->has_doc = 1;
         if (!it->ok)

@@ -29,13 +29,15 @@ static int l_curl_version(lua_State *L) {
 static int l_parse(lua_State *L) {
     size_t len;
     const char *body = luaL_checklstring(L, 1, &len);
-    static const char *const kinds[] = {"object", "heat_pump", "heat_pump_list", "array", NULL};
+    static const char *const kinds[] = {"object", "heat_pump", "heat_pump_list", "array", "electric_vehicle",
+                                        "electric_vehicle_list", "inverter_list", NULL};
     int k = luaL_checkoption(L, 2, "object", kinds);
     podero_result res;
     memset(&res, 0, sizeof res);
     res.retry_after = -1;
     static const int results[] = {PD_RESULT_OBJECT, PD_RESULT_HEAT_PUMP, PD_RESULT_HEAT_PUMP_LIST,
-                                  PD_RESULT_ARRAY};
+                                  PD_RESULT_ARRAY, PD_RESULT_ELECTRIC_VEHICLE,
+                                  PD_RESULT_ELECTRIC_VEHICLE_LIST, PD_RESULT_INVERTER_LIST};
     if (!podero_doc_push(L, body, len, results[k], NULL, 0, &res))
         return podero_fail(L, &res);
     return 1;
@@ -49,6 +51,7 @@ int luaopen_podero_core(lua_State *L) {
         {"raw", podero_doc_raw},
         {"is_object", podero_doc_is_view},
         {"is_heat_pump", podero_doc_is_heat_pump},
+        {"kind", podero_doc_kind},
         {"context", podero_doc_context},
         {"set_context", podero_doc_set_context_l},
         {"error", l_error},
@@ -78,6 +81,8 @@ int luaopen_podero_core(lua_State *L) {
     lua_setfield(L, -3, "heat_pump_methods");
     lua_getfield(L, -1, "object_methods");
     lua_setfield(L, -3, "object_methods");
+    lua_getfield(L, -1, "electric_vehicle_methods");
+    lua_setfield(L, -3, "electric_vehicle_methods");
     lua_pop(L, 1);
     luaL_getmetatable(L, PODERO_ERROR_MT);
     lua_setfield(L, -2, "error_mt");
@@ -92,7 +97,6 @@ int luaopen_podero_core(lua_State *L) {
     }
     lua_pushliteral(L, PODERO_VERSION);
     lua_setfield(L, -2, "VERSION");
-    podero_schema_push(L);
-    lua_setfield(L, -2, "heat_pump_fields");
+    pd_schema_set(L);
     return 1;
 }

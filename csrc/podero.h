@@ -28,12 +28,8 @@
 #define PODERO_ERROR_MT  "podero.error"
 #define PODERO_VIEW_MT   "podero.object"
 
-/* What a parsed document's root is, so that views know which field rules apply. */
-enum podero_kind {
-    PODERO_KIND_PLAIN = 0,      /* any JSON object/array: values read as they are */
-    PODERO_KIND_HEAT_PUMP = 1,  /* a HeatPumpDetailOutput: decimal strings read as numbers */
-    PODERO_KIND_HEAT_PUMP_LIST = 2  /* an array of heat pumps */
-};
+/* The view kinds (enum podero_kind, PODERO_KIND_*) and their field rules are in core.h
+ * (schema.c), so that the per-kind knowledge is written once, without Lua. */
 
 /* error.c: the Lua error type */
 void podero_error_open(lua_State *L);
@@ -62,7 +58,7 @@ void podero_doc_account(lua_State *L, size_t bytes);
 int podero_doc_context(lua_State *L);
 int podero_doc_push_context_at(lua_State *L, int idx);  /* a view's {client, org_id, user_id} */
 int podero_doc_set_context_l(lua_State *L);
-void podero_schema_push(lua_State *L);  /* pushes core.heat_pump_fields */
+int podero_doc_kind(lua_State *L);      /* core.kind(v): "heat_pump", "electric_vehicle", ... or nil */
 
 /* api.c: the endpoints, described once; the argument checks both clients run */
 typedef struct pd_endpoint {
@@ -96,6 +92,9 @@ void pd_config_read(lua_State *L, int idx, pd_config *cfg, podero_secrets *sec);
 /* Sets the context {client = value at client_idx, org_id, user_id} of the view on top. */
 void pd_bind_context(lua_State *L, int client_idx, const char *org, const char *user);
 int pd_endpoints_push(lua_State *L);
+/* Sets core.heat_pump_fields, core.electric_vehicle_fields, core.inverter_fields (schema.c's
+ * tables) in the table on top. */
+void pd_schema_set(lua_State *L);
 /* The on_request table of one attempt: { method, path, endpoint, status, attempt, elapsed,
  * request_id, kind } (no secret: the path has no query, headers are not in it). */
 void pd_push_attempt(lua_State *L, const pd_attempt *a, double elapsed);    /* core.endpoints: { {name=, method=, result=}, ... } */

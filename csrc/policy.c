@@ -248,7 +248,9 @@ int pd_next(pd_client *c, pd_call *call, double now, pd_send *out) {
         out->limit = pd_token_limit(c);
         c->token_requests++;
     }
-    if (call->has_body || call->kind == PD_CALL_TOKEN) {
+    /* a POST or PUT without a body (boost) is still one: an empty body, Content-Length: 0 (the
+     * transports send a GET for a request without a body) */
+    if (call->has_body || call->kind == PD_CALL_TOKEN || strcmp(call->method, "GET") != 0) {
         out->body = call->kind == PD_CALL_TOKEN ? call->tbody.p : (call->body ? call->body : "");
         out->body_len = call->kind == PD_CALL_TOKEN ? call->tbody.len : call->body_len;
     }

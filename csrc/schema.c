@@ -1,9 +1,12 @@
 /*
  * schema.c: what the contract says about the fields of a heat pump (HeatPumpDetailOutput and
- * its partial update), written once. doc.c reads the Decimal rule from here; the Lua side
- * (lua/podero/steering.lua, podero.DECIMAL_FIELDS, podero.WRITABLE_HEAT_PUMP_FIELDS) reads the
- * table through core.heat_pump_fields. spec/85-steering_spec.lua compares it field by field
- * with the sandbox's own, independent table.
+ * its partial update), of an electric vehicle (and its partial update) and of an inverter,
+ * written once. doc.c reads the Decimal rule of each view kind from here (podero_kind_*); the
+ * Lua side (lua/podero/steering.lua, lua/podero/partner.lua, podero.DECIMAL_FIELDS,
+ * podero.WRITABLE_HEAT_PUMP_FIELDS, podero.WRITABLE_ELECTRIC_VEHICLE_FIELDS) reads the tables
+ * through core.heat_pump_fields, core.electric_vehicle_fields and core.inverter_fields.
+ * spec/85-steering_spec.lua compares the heat pump's field by field with the sandbox's own,
+ * independent table.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -61,39 +64,132 @@ const podero_field podero_heat_pump_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL}
 };
 
-/* The Decimal fields in a small open-addressing table, made once: the rule is looked up on
- * every read of a heat pump's string field. */
-#define DEC_SLOTS 64
-static const char *dec_name[DEC_SLOTS];
-static size_t dec_len[DEC_SLOTS];
-static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+/* An electric vehicle: the device fields a partial update may set, and the Decimal fields
+ * (numbers that may arrive as strings). The charge targets are system-managed (charge_target_max:
+ * the maker's cap); the charge policy is minimum_charge_limit, charge_deadline_at and
+ * is_charge_policy_enabled. */
+const podero_field podero_electric_vehicle_fields[] = {
+    {"price_zone", 0, PODERO_W_ENUM, 0, 0, PRICE_ZONES, "a price zone (AT, DE_LU, SE_3, ...)"},
+    {"external_device_id", 0, PODERO_W_STRING, 1, 255, NULL, NULL},
+    {"is_smart_optimization_active", 0, PODERO_W_BOOLEAN, 0, 0, NULL, NULL},
+    {"minimum_charge_limit", 1, PODERO_W_NUMBER, 1, 0, NULL, NULL},
+    {"charge_deadline_at", 0, PODERO_W_CLOCK, 1, 0, NULL, NULL},
+    {"is_charge_policy_enabled", 0, PODERO_W_BOOLEAN, 0, 0, NULL, NULL},
+    /* read-only Decimals */
+    {"battery_level", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"charge_rate_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"charge_target_min", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"charge_target_max", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}
+};
 
-static unsigned dec_hash(const char *k, size_t klen) {
-    return ((unsigned)klen * 7u + (unsigned char)k[0] + (unsigned char)k[klen - 1] * 3u) & (DEC_SLOTS - 1);
-}
+/* An inverter: read only; every numeric field may arrive as a Decimal string (the battery ones
+ * are null without a battery). */
+const podero_field podero_inverter_fields[] = {
+    {"solar_power_rating_kw", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"battery_capacity_kwh", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"battery_charge_level_percent", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"battery_charge_discharge_power_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"current_solar_production_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"household_consumption_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"current_power_to_grid_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {"solar_surplus_w", 1, PODERO_W_NONE, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}
+};
 
-static void dec_init(void) {
-    const podero_field *f;
-    for (f = podero_heat_pump_fields; f->name; f++) {
-        size_t l = strlen(f->name);
-        unsigned h;
-        if (!f->decimal)
-            continue;
-        for (h = dec_hash(f->name, l); dec_name[h]; h = (h + 1) & (DEC_SLOTS - 1)) {}
-        dec_name[h] = f->name;
-        dec_len[h] = l;
+const podero_field *podero_kind_fields(int kind) {
+    switch (kind) {
+    case PODERO_KIND_HEAT_PUMP: return podero_heat_pump_fields;
+    case PODERO_KIND_ELECTRIC_VEHICLE: return podero_electric_vehicle_fields;
+    case PODERO_KIND_INVERTER: return podero_inverter_fields;
+    default: return NULL;
     }
 }
 
-int podero_is_decimal_field(const char *k, size_t klen) {
+/* The Decimal fields of every kind in a small open-addressing table, made once: the rule is
+ * looked up on every read of a string field of a heat pump, vehicle or inverter. */
+#define DEC_SLOTS 128
+static const char *dec_name[DEC_SLOTS];
+static size_t dec_len[DEC_SLOTS];
+static int dec_kind[DEC_SLOTS];
+static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+
+static unsigned dec_hash(int kind, const char *k, size_t klen) {
+    return ((unsigned)klen * 7u + (unsigned char)k[0] + (unsigned char)k[klen - 1] * 3u + (unsigned)kind * 37u) &
+           (DEC_SLOTS - 1);
+}
+
+static void dec_init(void) {
+    static const int kinds[] = {PODERO_KIND_HEAT_PUMP, PODERO_KIND_ELECTRIC_VEHICLE, PODERO_KIND_INVERTER};
+    size_t i;
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const podero_field *f;
+        for (f = podero_kind_fields(kinds[i]); f->name; f++) {
+            size_t l = strlen(f->name);
+            unsigned h;
+            if (!f->decimal)
+                continue;
+            for (h = dec_hash(kinds[i], f->name, l); dec_name[h]; h = (h + 1) & (DEC_SLOTS - 1)) {}
+            dec_name[h] = f->name;
+            dec_len[h] = l;
+            dec_kind[h] = kinds[i];
+        }
+    }
+}
+
+int podero_kind_decimal(int kind, const char *k, size_t klen) {
     unsigned h;
-    if (klen == 0)
+    if (klen == 0 || (kind != PODERO_KIND_HEAT_PUMP && kind != PODERO_KIND_ELECTRIC_VEHICLE &&
+                      kind != PODERO_KIND_INVERTER))
         return 0;
     pthread_once(&dec_once, dec_init);
-    for (h = dec_hash(k, klen); dec_name[h]; h = (h + 1) & (DEC_SLOTS - 1))
-        if (dec_len[h] == klen && memcmp(dec_name[h], k, klen) == 0)
+    for (h = dec_hash(kind, k, klen); dec_name[h]; h = (h + 1) & (DEC_SLOTS - 1))
+        if (dec_kind[h] == kind && dec_len[h] == klen && memcmp(dec_name[h], k, klen) == 0)
             return 1;
     return 0;
+}
+
+int podero_is_decimal_field(const char *k, size_t klen) {
+    return podero_kind_decimal(PODERO_KIND_HEAT_PUMP, k, klen);
+}
+
+int podero_kind_element(int kind) {
+    switch (kind) {
+    case PODERO_KIND_HEAT_PUMP_LIST: return PODERO_KIND_HEAT_PUMP;
+    case PODERO_KIND_ELECTRIC_VEHICLE_LIST: return PODERO_KIND_ELECTRIC_VEHICLE;
+    case PODERO_KIND_INVERTER_LIST: return PODERO_KIND_INVERTER;
+    default: return PODERO_KIND_PLAIN;
+    }
+}
+
+const char *podero_kind_name(int kind) {
+    switch (kind) {
+    case PODERO_KIND_HEAT_PUMP: return "heat_pump";
+    case PODERO_KIND_ELECTRIC_VEHICLE: return "electric_vehicle";
+    case PODERO_KIND_INVERTER: return "inverter";
+    case PODERO_KIND_PLAIN: return "object";
+    default: return "list";
+    }
+}
+
+int podero_result_view_kind(int result_kind) {
+    switch (result_kind) {
+    case PD_RESULT_HEAT_PUMP: return PODERO_KIND_HEAT_PUMP;
+    case PD_RESULT_HEAT_PUMP_LIST: return PODERO_KIND_HEAT_PUMP_LIST;
+    case PD_RESULT_ELECTRIC_VEHICLE: return PODERO_KIND_ELECTRIC_VEHICLE;
+    case PD_RESULT_ELECTRIC_VEHICLE_LIST: return PODERO_KIND_ELECTRIC_VEHICLE_LIST;
+    case PD_RESULT_INVERTER_LIST: return PODERO_KIND_INVERTER_LIST;
+    default: return PODERO_KIND_PLAIN;
+    }
+}
+
+int podero_result_checks_id(int result_kind) {
+    return result_kind == PD_RESULT_HEAT_PUMP || result_kind == PD_RESULT_ELECTRIC_VEHICLE;
+}
+
+static int result_is_array(int result_kind) {
+    return result_kind == PD_RESULT_ARRAY || result_kind == PD_RESULT_HEAT_PUMP_LIST ||
+           result_kind == PD_RESULT_ELECTRIC_VEHICLE_LIST || result_kind == PD_RESULT_INVERTER_LIST;
 }
 
 /* What a JSON value is, by pj_type, for messages: "the answer is a JSON string, not an object". */
@@ -107,18 +203,11 @@ static const char *const required_fields[] = {
     "created_at", "updated_at",
 };
 
-int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res) {
-    int root_type = pj_type(doc, doc->root);
-    pj_val n;
-    size_t i;
-    if (root_type != PJ_OBJ) {
-        res->kind = "decode";
-        res->status = status;
-        snprintf(res->message, sizeof res->message, "the answer is %s, not an object",
-                 type_names[root_type]);
-        return -1;
-    }
-    n = pj_obj_get(doc, doc->root, "id", 2);
+/* The answer's id is absent, null or want_id (case-insensitively; want_id NULL: not checked).
+ * noun: how messages name the device ("heat pump", "electric vehicle"). */
+static int check_answer_id(const pj_doc *doc, const char *want_id, const char *noun, long status,
+                           podero_result *res) {
+    pj_val n = pj_obj_get(doc, doc->root, "id", 2);
     if (n != PJ_NONE && pj_type(doc, n) != PJ_NULL) {
         size_t len;
         const char *s;
@@ -126,7 +215,7 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
         if (pj_type(doc, n) != PJ_STR) {
             res->kind = "decode";
             res->status = status;
-            snprintf(res->message, sizeof res->message, "the answer's heat pump id is not a string");
+            snprintf(res->message, sizeof res->message, "the answer's %s id is not a string", noun);
             return -1;
         }
         s = pj_str(doc, n, &len, &heap);
@@ -143,13 +232,28 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
             res->kind = "decode";
             res->status = status;
             snprintf(res->message, sizeof res->message,
-                     "the answer is about heat pump %s%s, not the %s asked for", shown,
+                     "the answer is about %s %s%s, not the %s asked for", noun, shown,
                      len > 40 ? "..." : "", want_id);
             free(heap);
             return -1;
         }
         free(heap);
     }
+    return 0;
+}
+
+int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, podero_result *res) {
+    int root_type = pj_type(doc, doc->root);
+    size_t i;
+    if (root_type != PJ_OBJ) {
+        res->kind = "decode";
+        res->status = status;
+        snprintf(res->message, sizeof res->message, "the answer is %s, not an object",
+                 type_names[root_type]);
+        return -1;
+    }
+    if (check_answer_id(doc, want_id, "heat pump", status, res) != 0)
+        return -1;
     for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
         if (!pj_has_plain_key(doc, doc->root, required_fields[i], strlen(required_fields[i]))) {
             res->kind = "decode";
@@ -175,7 +279,7 @@ static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, c
         podero_set_result(res, "decode", status, "the answer is not valid JSON: %s", err);
         return -1;
     }
-    want_array = result_kind == PD_RESULT_ARRAY || result_kind == PD_RESULT_HEAT_PUMP_LIST;
+    want_array = result_is_array(result_kind);
     root_type = pj_type(doc, doc->root);
     if (root_type != (want_array ? PJ_ARR : PJ_OBJ)) {
         pj_free(doc);
@@ -186,6 +290,11 @@ static int check_answer(pj_doc *doc, int rc, const char *err, int result_kind, c
     /* want_id NULL: no check at all (core.parse); "": the check without the id */
     if (result_kind == PD_RESULT_HEAT_PUMP && want_id &&
         podero_heat_pump_check(doc, want_id[0] ? want_id : NULL, status, res) != 0) {
+        pj_free(doc);
+        return -1;
+    }
+    if (result_kind == PD_RESULT_ELECTRIC_VEHICLE && want_id &&
+        check_answer_id(doc, want_id[0] ? want_id : NULL, "electric vehicle", status, res) != 0) {
         pj_free(doc);
         return -1;
     }

@@ -33,6 +33,7 @@ build = {
    modules = {
       ["podero"] = "lua/podero/init.lua",
       ["podero.steering"] = "lua/podero/steering.lua",
+      ["podero.partner"] = "lua/podero/partner.lua",
       ["podero.ngx"] = "lua/podero/ngx.lua",
       ["podero.core"] = {
          -- the same list as SRC in the Makefile (spec/80-install_spec.lua checks it)

@@ -48,9 +48,11 @@ if [ "${PODERO_IN_PROCESS_ONLY:-0}" = 1 ]; then
   for n in 80 86 87 94 96 39; do skip="$skip --exclude-pattern=^$n%-"; done  # install cli examples alloc clock transports
 fi
 # under valgrind, also the secrets and hostile-transport specs: they mostly wait on timeouts and
-# many connections (minutes under valgrind) and run under ASan+UBSan (make asan) and in make test
+# many connections (minutes under valgrind) and run under ASan+UBSan (make asan) and in make test;
+# and the partner API spec (issue 12: 18 s under valgrind for code whose C part, the view kinds,
+# the other specs run too; ASan and make test run it)
 if [ "${PODERO_SANITIZE:-}" = valgrind ]; then
-  for n in 92 93; do skip="$skip --exclude-pattern=^$n%-"; done
+  for n in 92 93 47; do skip="$skip --exclude-pattern=^$n%-"; done
 fi
 $runner -o TAP $skip ${BUSTED_ARGS:-} spec > "$work/tap" 2> "$work/stderr"
 rc=$?

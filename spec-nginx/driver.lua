@@ -214,6 +214,20 @@ local function main()
   ok(fl.updated == nh and fl.update_failed == 0 and fl.aligned == true and type(fl.refreshed) == "string"
      and fl.refreshed:find("^fleet "), "client:update_heat_pumps inside nginx: aligned, bound results", cjson.encode(fl))
 
+  -- issue 12: a compact partner's day inside nginx
+  local dev = get(SB .. "/_sandbox/seed/devices").demo or {}
+  local pd = get(("%s/partner?ev=%s&charging=%s&inverter=%s"):format(NG, tostring(dev.ev_boostable_id),
+    tostring(dev.ev_charging_id), tostring(dev.inverter_battery_id)))
+  ok(type(pd.evs) == "number" and pd.evs >= 3 and pd.ev_kind == "electric_vehicle" and pd.ev_id == dev.ev_boostable_id
+     and pd.battery_type == "number" and pd.battery_decimal and pd.battery_table,
+     "electric vehicles inside nginx: list, detail, the Decimal rule of their kind", cjson.encode(pd))
+  ok(pd.updated == 42 and pd.refreshed and pd.boost_409 and pd.fetched,
+     "ev:update, ev:refresh, boost's 409 and fetch_electric_vehicles inside nginx", cjson.encode(pd))
+  ok(type(pd.inverters) == "number" and pd.inverters >= 1 and pd.solar_type == "number" and pd.savings_type == "number"
+     and type(pd.created) == "string" and pd.created:find("^nginx%-") and type(pd.misuse) == "string"
+     and pd.misuse:find("podero: create_user: role must be", 1, true),
+     "inverters, savings, create_user and its checks inside nginx", cjson.encode(pd))
+
   -- issue 9: raw() of elements and nested values, and the detail answer rule, inside nginx
   local a = get(NG .. "/answers")
   ok(a.n and a.n >= 3 and a.slices and a.own and a.owner_email,

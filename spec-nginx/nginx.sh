@@ -65,6 +65,7 @@ $(trusted_ca)
         location = /lists { content_by_lua_block { require("podero_spec").lists() } }
         location = /answers { content_by_lua_block { require("podero_spec").answers() } }
         location = /fleet { content_by_lua_block { require("podero_spec").fleet() } }
+        location = /partner { content_by_lua_block { require("podero_spec").partner() } }
         location = /walk { content_by_lua_block { require("podero_spec").walk() } }
         location = /walk_status { content_by_lua_block { require("podero_spec").walk_status() } }
         location = /misuse { content_by_lua_block { require("podero_spec").misuse() } }

@@ -76,6 +76,21 @@ describe("examples", function()
     assert.truthy(out:find("3 passes: %d+ API requests, 1 token requests"), out)
   end)
 
+  it("partners_day.lua creates a user, building, contract and onboarding, then lists the new device", function()
+    local demo = support.seed().demo
+    local out, err, code = run_example("partners_day.lua", { demo.org_id })
+    assert.equal(0, code, err)
+    for _, what in ipairs({ "user", "building", "contract", "onboarding" }) do
+      assert.truthy(out:find("\n?" .. what .. " +%x+%-"), what .. ": " .. out)
+    end
+    assert.truthy(out:find("connect.podero.com", 1, true), out)
+    assert.truthy(out:find("completed by the sandbox's control endpoint", 1, true), out)
+    local device = out:match("device (%x+%-[%x-]+)")
+    assert.truthy(device, out)
+    assert.truthy(out:find(device .. "  battery", 1, true), out)
+    assert.truthy(out:find("1 electric vehicles, 0 inverters, 0 heat pumps", 1, true), out)
+  end)
+
   it("an example without credentials exits 2 with a message, not a stack trace", function()
     local out, err = os.tmpname(), os.tmpname()
     local ok, code = support.execute(table.concat({ support.CLEAN_ENV or "",

@@ -385,18 +385,19 @@ function _M.encode(v)
   return encode(v, {})
 end
 
--- Methods of every object and array, and of heat pump objects (they come before fields of
--- the same name; podero.fields and podero.to_table still show such a field).
+-- Methods of every object and array, and of heat pump and electric vehicle objects (they come
+-- before fields of the same name; podero.fields and podero.to_table still show such a field).
 local obj_methods = core.object_methods
 obj_methods.fields = core.fields
 obj_methods.raw = core.raw
 obj_methods.to_table = core.to_table
 obj_methods.to_json = core.to_json
-local hp_methods = core.heat_pump_methods
-hp_methods.fields = core.fields
-hp_methods.raw = core.raw
-hp_methods.to_table = core.to_table
-hp_methods.to_json = core.to_json
+for _, m in ipairs({ core.heat_pump_methods, core.electric_vehicle_methods }) do
+  m.fields = core.fields
+  m.raw = core.raw
+  m.to_table = core.to_table
+  m.to_json = core.to_json
+end
 
 local DAYS_BEFORE_MONTH = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 }
 
@@ -450,7 +451,8 @@ end
 -- one table that both clients serve (the libcurl client's C method table gets a copy; the
 -- nginx client reads it through its metatable).
 local lua_methods = {}
-require("podero.steering")(_M, core, lua_methods)
+local helpers = require("podero.steering")(_M, core, lua_methods)
+require("podero.partner")(_M, core, lua_methods, helpers)
 for k, f in pairs(lua_methods) do core.client_methods[k] = f end
 _M._lua_methods = lua_methods
 

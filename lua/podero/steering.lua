@@ -15,7 +15,7 @@
 
 local cjson = require("cjson")
 
-local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local floor, huge = math.floor, math.huge
 local fmt, concat, sort, byte = string.format, table.concat, table.sort, string.byte
 
@@ -121,9 +121,8 @@ return function(podero, core, client_methods)
 
   -- checks one value of a writable field; returns the value to send (times as ISO strings)
   -- and, for times, the epoch seconds. label: how messages name it (default: the field's name)
-  local function check_value(fn, field, v, label)
-    local spec = WRITABLE[field]
-    local name = label or field
+  -- spec: { type, nullable, extra, hint } (WRITABLE's shape; podero.partner's fields too)
+  local function check_typed(fn, spec, v, name)
     local typ, nullable, extra = spec[1], spec[2], spec[3]
     if v == null then
       if nullable then return null end
@@ -152,10 +151,22 @@ return function(podero, core, client_methods)
           type(v) == "string" and fmt("%q", v:sub(1, 40)) or type(v))
       end
       return v
+    elseif typ == "clock" then
+      local h, m
+      if type(v) == "string" then h, m = v:match("^(%d%d):(%d%d)$") end
+      if not h or tonumber(h) > 23 or tonumber(m) > 59 then
+        raise(fn, "%s must be a time of day \"HH:MM\" (00:00 to 23:59), got %s", name,
+          type(v) == "string" and fmt("%q", v:sub(1, 40)) or type(v))
+      end
+      return v
     else -- time
       local t = to_epoch(fn, name, v)
       return iso(t), t
     end
+  end
+
+  local function check_value(fn, field, v, label)
+    return check_typed(fn, WRITABLE[field], v, label or field)
   end
 
   -- checks an update table: returns the fields to send
@@ -603,4 +614,10 @@ return function(podero, core, client_methods)
     if not ok then return nil, wrap_404(err) end
     return true
   end
+
+  -- what podero.partner (the rest of the Partner API) builds on: the same checks and messages
+  return {
+    raise = raise, check_uuid = check_uuid, check_typed = check_typed, to_epoch = to_epoch, iso = iso,
+    shown = shown, is_finite_number = is_finite_number, batch_opts = batch_opts, utf8_len = utf8_len,
+  }
 end

@@ -143,6 +143,44 @@ function _M.fleet()
                refreshed = refreshed and refreshed.comment or false })
 end
 
+-- GET /partner?ev=ID&charging=ID&inverter=ID: a compact partner's day inside nginx (issue 12):
+-- electric vehicles (list, detail, update, boost 409, batch), inverters, savings, create_user,
+-- with the same results as outside nginx
+function _M.partner()
+  local a = ngx.req.get_uri_args()
+  local c = _M.client("shared")
+  local out = {}
+  local evs, err = c:electric_vehicles(ORG, USER)
+  if not evs then return reply(502, { error = err_table(err) }) end
+  out.evs = #evs
+  out.ev_kind = require("podero.core").kind(evs[1])
+  local ev = c:electric_vehicle(ORG, USER, a.ev)
+  out.ev_id = ev and ev.id
+  out.battery_type = ev and type(ev.battery_level)
+  out.battery_decimal = ev and ev:raw():find('"battery_level":"', 1, true) ~= nil
+  out.battery_table = ev and ev:to_table().battery_level == ev.battery_level
+  local up = ev and ev:update({ minimum_charge_limit = 42 })
+  out.updated = up and up.minimum_charge_limit
+  out.refreshed = up and up:refresh() and true
+  local b, berr = c:boost_electric_vehicle(ORG, USER, a.charging)
+  out.boost_409 = not b and berr.kind == "http" and berr.status == 409
+    and berr.message:find("already charging or its battery is full", 1, true) ~= nil
+  local got, errs, failed = c:fetch_electric_vehicles({ evs[1], { ORG, USER, MISSING } }, { concurrency = 2 })
+  out.fetched = got[1] and got[1].id == evs[1].id and errs[2] and errs[2].status == 404 and failed == 1
+  local ivs = c:inverters(ORG, USER)
+  out.inverters = ivs and #ivs
+  for i = 1, ivs and #ivs or 0 do
+    if ivs[i].id == a.inverter then out.solar_type = type(ivs[i].current_solar_production_w) end
+  end
+  local sv, serr = c:savings(ORG, { start = 1764547200, finish = "2025-12-31T01:00:00+01:00" })
+  out.savings_type = sv and type(sv.total_savings) or tostring(serr)
+  local u, uerr = c:create_user(ORG, { role = "user", email = "nginx-" .. ngx.worker.pid() .. "@example.com" })
+  out.created = u and u.email or tostring(uerr)
+  local ok, msg = pcall(c.create_user, c, ORG, { role = "boss", email = "x@example.com" })
+  out.misuse = not ok and msg
+  reply(200, out)
+end
+
 -- GET /walk?seed=N&steps=M starts the random walk (spec/walk.lua) in an ngx.timer with the
 -- nginx client; GET /walk_status answers { done, ok, report } (one worker: nginx runs with 1)
 local walk_state

@@ -3,6 +3,7 @@ local J = require("podero_sandbox.json")
 local H = require("podero_sandbox.http")
 local state = require("podero_sandbox.state")
 local steering = require("podero_sandbox.steering") -- PUT, statistics, cues (issue 6)
+local rest_api = require("podero_sandbox.rest") -- the rest of the API (issue 12)
 
 local M = {}
 local model -- set by init
@@ -99,10 +100,12 @@ local NAMES = {
 
 function M.handle()
   local kind, ids = route(ngx.var.uri)
-  if not kind then return steering.handle_path(ngx.var.uri) or not_found() end
-  local put = kind == "heat_pump" and ngx.req.get_method() == "PUT"
-  if ngx.req.get_method() ~= "GET" and not put then
-    return H.detail(405, "Method Not Allowed", { Allow = kind == "heat_pump" and "GET, PUT" or "GET" })
+  if not kind then return steering.handle_path(ngx.var.uri) or rest_api.handle_path(ngx.var.uri) or not_found() end
+  local method = ngx.req.get_method()
+  local put = kind == "heat_pump" and method == "PUT"
+  local post = kind ~= "heat_pump" and method == "POST" -- create a user, register a heat pump (rest.lua)
+  if method ~= "GET" and not put and not post then
+    return H.detail(405, "Method Not Allowed", { Allow = kind == "heat_pump" and "GET, PUT" or "GET, POST" })
   end
   if not bearer_ok() then return unauthorized() end
 
@@ -110,13 +113,15 @@ function M.handle()
   local incl, qerr = include_deleted()
   if qerr then errs[#errs + 1] = qerr end
   if #errs > 0 then return H.json(422, J.obj():add("detail", errs)) end
+  if post and kind == "users" then return rest_api.create_user(ids) end
+  if post then return rest_api.register_heat_pump(ids, incl) end
 
   local org = model.orgs_by_id[ids[1]:lower()]
   if not org then return not_found() end
   if kind == "users" then
-    return H.json(200, incl and org.list_all or org.list_live)
+    return H.json(200, rest_api.users_list(org, incl))
   end
-  local user = org.users_by_id[ids[2]:lower()]
+  local user = rest_api.find_user(org, ids[2])
   if not user or (user.deleted and not incl) then return not_found() end
   if kind == "heat_pumps" then
     return H.json(200, steering.list(user, incl))
@@ -127,6 +132,9 @@ function M.handle()
   return H.json(200, steering.body(hp))
 end
 
-steering.set_helpers({ bearer_ok = bearer_ok, unauthorized = unauthorized, validate_ids = validate_ids })
+local helpers = { bearer_ok = bearer_ok, unauthorized = unauthorized, validate_ids = validate_ids,
+                  uuid_error = uuid_error, include_deleted = include_deleted, find_user = rest_api.find_user }
+steering.set_helpers(helpers)
+rest_api.set_helpers(helpers)
 
 return M

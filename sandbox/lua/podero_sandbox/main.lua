@@ -7,6 +7,8 @@ local oauth = require("podero_sandbox.oauth")
 local api = require("podero_sandbox.api")
 local admin = require("podero_sandbox.admin")
 local steering = require("podero_sandbox.steering")
+local seed_devices = require("podero_sandbox.seed_devices")
+local rest = require("podero_sandbox.rest")
 
 local M = {}
 
@@ -14,6 +16,7 @@ local TOKEN_PATHS = { ["/api/partners/v2.0/auth/token"] = true, ["/oauth2/token/
 
 function M.init()
   local model = seed.build()
+  seed_devices.build(model) -- own PRNG streams: the users and heat pumps above stay as they are
   -- random secret for token generation
   local secret
   local f = io.open("/dev/urandom", "rb")
@@ -25,6 +28,7 @@ function M.init()
   state.init_defaults()
   api.set_model(model)
   steering.set_model(model)
+  rest.set_model(model)
   local creds = J.obj()
     :add("clients", J.array({
       J.obj():add("client_id", "sandbox-client"):add("client_secret", "sandbox-secret"),
@@ -138,6 +142,8 @@ function M.handle()
   local uri = ngx.var.uri
   if uri == "/_sandbox/expire_action_secrets" then return H.send(steering.admin_expire()) end
   if uri:sub(1, 10) == "/_sandbox/" then
+    local r = rest.admin(uri) -- /_sandbox/seed/devices, /_sandbox/onboarding/{id}/complete
+    if r then return H.send(r) end
     return H.send(admin.handle(uri))
   end
 

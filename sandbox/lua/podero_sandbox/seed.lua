@@ -545,4 +545,9 @@ function M.describe(model, credentials)
     :add("credentials", credentials or null)
 end
 
+-- helpers for the device seed (seed_devices.lua) and for heat pumps made at run time
+-- (registration, onboarding); exporting them changes nothing in build()
+M.util = { ts = ts, rts = rts, dec = dec, NOW = NOW, BASE = BASE, ZONES = ZONES, FIRST = FIRST, LAST = LAST,
+           CITIES = CITIES, make_heat_pump = make_heat_pump }
+
 return M

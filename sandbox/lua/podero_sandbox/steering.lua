@@ -469,11 +469,16 @@ function M.handle_path(uri)
   local errs = helpers.validate_ids({ "org_id", "user_id", "heat_pump_id" }, { org, user, hpid })
   if #errs > 0 then return unprocessable(errs) end
   local o = model.orgs_by_id[org:lower()]
-  local u = o and o.users_by_id[user:lower()]
+  local u = o and (helpers.find_user and helpers.find_user(o, user) or o.users_by_id[user:lower()])
   local h = u and not u.deleted and u.hps_by_id[hpid:lower()]
   if not h or h.deleted then return not_found() end
   return M.statistics(h)
 end
+
+-- shared with rest.lua (issue 12)
+M.err_entry, M.enum_msg, M.json_body, M.unprocessable = err_entry, enum_msg, json_body, unprocessable
+M.parse_time, M.iso, M.now_iso, M.parse_raw, M.raw_value = parse_time, iso, now_iso, parse_raw, raw_value
+M.check_field, M.PRICE_ZONES, M.is_num_literal = check_field, PRICE_ZONES, is_num_literal
 
 -- POST /_sandbox/expire_action_secrets
 function M.admin_expire()
