@@ -984,7 +984,7 @@ pj_val pj_index_find(const pj_doc *doc, const uint32_t *idx, uint32_t n, const c
         size_t o = (size_t)e + 1;
         if (e & PJ_KEY_ESC) {
             if (esc_key_equals(doc, e & ~PJ_KEY_ESC, key, klen)) return pj_member_value(doc, e);
-        } else if (t[o] == k0 && o < lim && t[o + klen] == '"' &&
+        } else if (o < lim && t[o] == k0 && t[o + klen] == '"' &&
                    memcmp(t + o + 1, key + 1, klen - 1) == 0) {
             return pj_member_value(doc, e);
         }
