@@ -127,7 +127,10 @@ static int run_and_push(lua_State *L, podero_client *c, pd_call *call, int rk, c
         return 1;
     }
     podero_result_init(&res);
-    if (!podero_doc_push(L, body, len, rk, want_id, call->status, &res)) {
+    (void)body;
+    (void)len;
+    /* the answer's block becomes the document's: no copy of the body */
+    if (!podero_doc_push_taken(L, pd_curl_take_body, c->t, rk, want_id, call->status, &res)) {
         pd_call_context(&c->pc, call, &res);
         return podero_fail(L, &res);
     }

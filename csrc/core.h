@@ -135,6 +135,10 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
 #define PD_DOC_HEADER 80
 int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_kind,
                         const char *want_id, long status, podero_result *res);
+/* The same, taking over block (cap bytes: PD_DOC_HEADER bytes of room, the len bytes of the body,
+ * then at least PJ_PAD more; freed on failure). */
+int podero_parse_answer_block(pj_doc *doc, char *block, size_t len, size_t cap, int result_kind,
+                              const char *want_id, long status, podero_result *res);
 /* The same, taking body over (malloc'd, PJ_PAD writable bytes after len; freed on failure). */
 int podero_parse_answer_owned(pj_doc *doc, char *body, size_t len, int result_kind,
                               const char *want_id, long status, podero_result *res);

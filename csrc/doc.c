@@ -744,6 +744,28 @@ int podero_doc_push(lua_State *L, const char *body, size_t len, int result_kind,
     return 1;
 }
 
+int podero_doc_push_taken(lua_State *L, podero_take_fn take, void *ud, int result_kind,
+                          const char *want_id, long status, podero_result *res) {
+    /* the view first (it may raise: nothing is taken yet), then the block, parsed in place */
+    podero_view *v = new_view(L, 0, kind_of(result_kind));
+    size_t len, cap;
+    char *blk;
+    pj_doc doc;
+    v->pending = 1;
+    blk = take(ud, &len, &cap);
+    if (!blk) {
+        lua_pop(L, 1);
+        return podero_doc_push(L, "", 0, result_kind, want_id, status, res);
+    }
+    if (podero_parse_answer_block(&doc, blk, len, cap, result_kind, want_id, status, res) != 0) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    v->sd = shared_new(&doc);       /* in the header: cannot fail */
+    podero_doc_account(L, len);
+    return 1;
+}
+
 /* Pushes the root view of an already parsed document, taking it over (*doc is zeroed). */
 void podero_doc_push_parsed(lua_State *L, pj_doc *doc, int kind) {
     podero_view *v = new_view(L, 0, kind);

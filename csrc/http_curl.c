@@ -25,9 +25,12 @@
 
 #include "transport.h"
 
-/* What one transfer collects. */
+/* What one transfer collects. The body goes into a block with PD_DOC_HEADER bytes of room in
+ * front and PJ_PAD (and room for a root index) after it, so that the sequential client can hand
+ * the block itself to the parser and its document (pd_curl_take_body): no copy of the body. */
 typedef struct xfer {
-    buffer body;
+    char *blk;              /* the block, or NULL; the body is at blk + PD_DOC_HEADER, NUL-terminated */
+    size_t cap, len;        /* bytes of the block; of the body */
     size_t limit;
     int too_large;
     char retry_after[128];  /* the raw Retry-After value of the final answer, "" when none */
@@ -68,15 +71,37 @@ void pd_curl_set_hook(pd_curl *t, pd_hook hook, void *ud) {
 
 /* ---- callbacks (never touch Lua) ------------------------------------------------------ */
 
+#define XBODY(x) ((x)->blk ? (x)->blk + PD_DOC_HEADER : "")
+
+/* Room in x's block for n more bytes of body, the padding and a root index. */
+static int body_reserve(xfer *x, size_t n) {
+    size_t need = PD_DOC_HEADER + x->len + n + PJ_PAD, nc;
+    char *nb;
+    if (need <= x->cap)
+        return 0;
+    nc = need + (x->len + n) / 10 + 32;     /* as pj_parse_hdr's reserve: a root index fits */
+    if (x->cap && nc < x->cap * 2)
+        nc = x->cap * 2;
+    nb = (char *)realloc(x->blk, nc);
+    if (!nb)
+        return -1;
+    x->blk = nb;
+    x->cap = nc;
+    return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
     xfer *x = (xfer *)ud;
     size_t n = size * nmemb;
-    if (x->body.len + n > x->limit) {
+    if (x->len + n > x->limit) {
         x->too_large = 1;
         return 0;               /* aborts the transfer: CURLE_WRITE_ERROR */
     }
-    if (buf_add(&x->body, data, n))
+    if (body_reserve(x, n))
         return 0;
+    memcpy(x->blk + PD_DOC_HEADER + x->len, data, n);
+    x->len += n;
+    x->blk[PD_DOC_HEADER + x->len] = 0;
     return n;
 }
 
@@ -224,7 +249,12 @@ static void slot_clear(slot *s) {
         curl_easy_cleanup(s->easy);
     s->easy = NULL;
     free_list(&s->headers);
-    buf_wipe_free(&s->x.body);
+    if (s->x.blk) {
+        podero_wipe(s->x.blk, s->x.cap);   /* it may hold a token answer */
+        free(s->x.blk);
+    }
+    s->x.blk = NULL;
+    s->x.cap = s->x.len = 0;
 }
 
 static int slot_init(pd_curl *t, slot *s) {
@@ -314,9 +344,9 @@ static int prepare(slot *s, const pd_send *r, int cache_headers) {
         s->headers_src = cache_headers ? r->headers : NULL;
         s->headers_gen = r->token_gen;
     }
-    s->x.body.len = 0;
-    if (s->x.body.p)
-        s->x.body.p[0] = 0;
+    s->x.len = 0;
+    if (s->x.blk)
+        s->x.blk[PD_DOC_HEADER] = 0;
     s->x.too_large = 0;
     s->x.retry_after[0] = 0;
     s->x.request_id[0] = 0;
@@ -437,7 +467,7 @@ static void report(pd_client *c, pd_call *call, slot *s, CURLcode rc) {
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc == CURLE_OK) {
         pd_answer(c, call, status, s->x.retry_after[0] ? s->x.retry_after : NULL,
-                  s->x.request_id[0] ? s->x.request_id : NULL, s->x.body.p, s->x.body.len, now);
+                  s->x.request_id[0] ? s->x.request_id : NULL, XBODY(&s->x), s->x.len, now);
     } else if (s->x.too_large) {
         pd_failed(c, call, PD_F_TOO_LARGE, status, NULL, now);
     } else {
@@ -517,11 +547,21 @@ int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call, const char **body, size
             continue;
         }
         if (act == PD_DONE) {
-            *body = t->seq.x.body.p ? t->seq.x.body.p : "";
-            *len = t->seq.x.body.len;
+            *body = XBODY(&t->seq.x);
+            *len = t->seq.x.len;
         }
         return act;
     }
+}
+
+char *pd_curl_take_body(void *ud, size_t *len, size_t *cap) {
+    xfer *x = &((pd_curl *)ud)->seq.x;
+    char *b = x->blk;
+    *len = x->len;
+    *cap = x->cap;
+    x->blk = NULL;
+    x->cap = x->len = 0;
+    return b;
 }
 
 /* ---- fetch_heat_pumps on the multi interface ------------------------------------------------ */
@@ -591,7 +631,7 @@ static int finish(batch *b, pd_fetch_item *it, int act, slot *s) {
             podero_set_result(&it->res, "network", 0, "the transport lost an answer");
         else if (it->result == PD_RESULT_NONE)
             it->ok = 1;
-        else if (podero_parse_answer(&it->doc, s->x.body.p, s->x.body.len, it->result,
+        else if (podero_parse_answer(&it->doc, XBODY(&s->x), s->x.len, it->result,
                                      podero_result_checks_id(it->result) ? it->hp : NULL,
                                      it->call.status, &it->res) == 0)
             it->ok = it->has_doc = 1;

@@ -369,6 +369,14 @@ int pj_parse_owned(pj_doc *doc, char *text, size_t len, char *errbuf, size_t err
     return parse_block(doc, text, 0, len, len + PJ_PAD, errbuf, errlen);
 }
 
+int pj_parse_block(pj_doc *doc, char *block, size_t hdr, size_t len, size_t cap, char *errbuf, size_t errlen) {
+    if (block && cap < hdr + len + PJ_PAD) {        /* not what the caller promised: refuse */
+        free(block);
+        block = NULL;
+    }
+    return parse_block(doc, block, hdr, len, cap, errbuf, errlen);
+}
+
 /* what scan_text finds of the root container: its index and, for an object, its keys' tags */
 typedef struct pj_rec {
     uint32_t *rec;                  /* rec_local, or a heap array when it outgrows it */

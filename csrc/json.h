@@ -82,6 +82,11 @@ int pj_parse(pj_doc *doc, const char *text, size_t len, char *errbuf, size_t err
  * bookkeeping are one allocation. */
 int pj_parse_hdr(pj_doc *doc, const char *text, size_t len, size_t hdr, char *errbuf, size_t errlen);
 
+/* pj_parse_block: as pj_parse_hdr, but takes over block, a malloc'd block of cap bytes that holds
+ * hdr bytes for the caller, then the len bytes of the text, then at least PJ_PAD more (cap >=
+ * hdr + len + PJ_PAD); it is freed on failure too. */
+int pj_parse_block(pj_doc *doc, char *block, size_t hdr, size_t len, size_t cap, char *errbuf, size_t errlen);
+
 /*
  * pj_parse_owned: as pj_parse, but takes text over instead of copying it: text is malloc'd
  * with at least PJ_PAD writable bytes after len (the parser zeroes them); the document owns it

@@ -53,6 +53,11 @@ int podero_doc_raw(lua_State *L);
 int podero_doc_is_view(lua_State *L);
 int podero_doc_is_heat_pump(lua_State *L);
 void podero_doc_set_context(lua_State *L, int view_idx);  /* pops a table from the top */
+/* As podero_doc_push, but the body is taken over, not copied: take(ud, &len, &cap) returns a block
+ * laid out for podero_parse_answer_block (or NULL: no body), called once the view exists. */
+typedef char *(*podero_take_fn)(void *ud, size_t *len, size_t *cap);
+int podero_doc_push_taken(lua_State *L, podero_take_fn take, void *ud, int result_kind,
+                          const char *want_id, long status, podero_result *res);
 /* a collector step for a document of that many bytes, which the Lua heap does not see */
 void podero_doc_account(lua_State *L, size_t bytes);
 int podero_doc_context(lua_State *L);

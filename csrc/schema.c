@@ -308,6 +308,13 @@ int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_ki
     return check_answer(doc, rc, err, result_kind, want_id, status, res);
 }
 
+int podero_parse_answer_block(pj_doc *doc, char *block, size_t len, size_t cap, int result_kind,
+                              const char *want_id, long status, podero_result *res) {
+    char err[200];
+    int rc = pj_parse_block(doc, block, PD_DOC_HEADER, len, cap, err, sizeof err);
+    return check_answer(doc, rc, err, result_kind, want_id, status, res);
+}
+
 int podero_parse_answer_owned(pj_doc *doc, char *body, size_t len, int result_kind,
                               const char *want_id, long status, podero_result *res) {
     char err[200];
