@@ -418,7 +418,6 @@ static int l_result(lua_State *L) {
             pd_call_context(&p->pc, &c->call, &res);
             return podero_fail(L, &res);
         }
-        podero_doc_account(L, len);
     }
     if (c->n_ids >= 1)
         pd_bind_context(L, 3, c->ids[0], c->n_ids >= 2 ? c->ids[1] : NULL);
