@@ -128,6 +128,13 @@ for f in ([[away_mode_minimum_temperature_limit consumption_last_day_kwh consump
   maximum_temperature_limit minimum_dhw_temperature_limit minimum_temperature_limit
   outdoor_temperature outlet_temperature]]):gmatch("%S+") do DECIMAL[f] = true end
 
+local EV_DECIMAL = { battery_level = true, charge_rate_w = true, charge_target_min = true,
+  charge_target_max = true, minimum_charge_limit = true }
+local INVERTER_DECIMAL = {}
+for f in ([[solar_power_rating_kw battery_capacity_kwh battery_charge_level_percent
+  battery_charge_discharge_power_w current_solar_production_w household_consumption_w
+  current_power_to_grid_w solar_surplus_w]]):gmatch("%S+") do INVERTER_DECIMAL[f] = true end
+
 local function is_number_literal(s)
   return s:match("^%-?%d+%.?%d*[eE]?[+-]?%d*$") ~= nil and s:match("^%-?0%d") == nil
     and s:match("%.$") == nil and s:match("%.[eE]") == nil and s:match("[eE][+-]?$") == nil
@@ -180,6 +187,13 @@ function M.run(opts)
   end
   local live_hps = {}
   for _, h in ipairs(hps_all) do if not h.deleted then live_hps[#live_hps + 1] = h end end
+  -- the electric vehicles and inverters of the seed (issue 12)
+  local devices = oracle.control("GET", "/_sandbox/seed/devices")
+  local live_evs, inverter_users = {}, {}
+  for _, ev in ipairs(devices.electric_vehicles) do
+    if not ev.deleted and not ev.user_deleted then live_evs[#live_evs + 1] = ev end
+  end
+  for _, iv in ipairs(devices.inverters) do inverter_users[#inverter_users + 1] = iv end
 
   -- truth: detail bodies by heat pump id, read through the oracle, forgotten on writes
   local truth = {}
@@ -229,6 +243,7 @@ function M.run(opts)
   -- compares a podero value with a decoded JSON value, by the plain rules (no Decimal rule)
   -- hp: pv is a heat pump (its top-level Decimal fields read numeric strings as numbers)
   local function same(pv, jv, depth, hp)
+    local dec = type(hp) == "table" and hp or DECIMAL
     if jv == null then return pv == nil end
     if type(jv) ~= "table" then
       if type(pv) == "number" and type(jv) == "number" then return pv == jv end
@@ -242,7 +257,7 @@ function M.run(opts)
       return true
     end
     for k, v in pairs(jv) do
-      if hp and DECIMAL[k] and type(v) == "string" and is_number_literal(v) then v = tonumber(v) end
+      if hp and dec[k] and type(v) == "string" and is_number_literal(v) then v = tonumber(v) end
       if not same(pv[k], v, depth + 1) then return false end
     end
     return true
@@ -291,7 +306,9 @@ function M.run(opts)
     for _ = 1, rng.int(1, 6) do
       local e = kept[rng.int(1, #kept)]
       if e.nested then
-        check(same(e.obj, e.want, 0, e.nested == "element"), "kept %s: its values changed since it was read", e.what)
+        local dec = e.nested == "element" or (e.nested == "ev" and EV_DECIMAL) or
+          (e.nested == "inverter" and INVERTER_DECIMAL) or nil
+        check(same(e.obj, e.want, 0, dec), "kept %s: its values changed since it was read", e.what)
         check(raw_of(e.obj) == e.raw, "kept %s: raw() changed since it was read", e.what)
       else
         local raw = raw_of(e.obj)
@@ -604,6 +621,70 @@ function M.run(opts)
       check(type(res[k].comment) == "string" and res[k].comment:find("^walk "),
         "update_heat_pumps: comment of %s is %s", id, tostring(res[k].comment))
       if rng.chance(0.3) then keep_hp(res[k], refs[k], truth_of(refs[k]), main) end
+    end
+  end }
+
+  -- electric vehicles (issue 12): a user's list and one vehicle, compared with the sandbox
+  -- byte for byte and by the Decimal rule of vehicles; a write of the charge policy; a boost,
+  -- whose answer (200, or 409 with a reason) the vehicle's state just before predicts
+  actions[#actions + 1] = { 3, "electric vehicles", function()
+    local ref = rng.pick(live_evs)
+    local base = fmt("%s/org/%s/users/%s/electric-vehicles", API, ref.org, ref.user)
+    note(fmt("electric_vehicles %s/%s", ref.user, ref.id))
+    local list, err = main:electric_vehicles(ref.org, ref.user)
+    local status, body = oracle.get(base)
+    check(list ~= nil and status == 200, "electric_vehicles: failed: %s", tostring(err))
+    check(raw_of(list) == body, "electric_vehicles: raw() is not the sandbox's list body")
+    local d = cjson.decode(body)
+    check(#list == #d, "electric_vehicles: %d vehicles, the sandbox has %d", #list, #d)
+    for i = 1, #d do check(same(list[i], d[i], 0, EV_DECIMAL), "electric_vehicles: [%d] differs", i) end
+    local ev, eerr = main:electric_vehicle(ref.org, ref.user, ref.id)
+    local _, ebody = oracle.get(base .. "/" .. ref.id)
+    check(ev ~= nil, "electric_vehicle %s: failed: %s", ref.id, tostring(eerr))
+    check(raw_of(ev) == ebody, "electric_vehicle: raw() is not the sandbox's body")
+    local e = cjson.decode(ebody)
+    check(same(ev, e, 0, EV_DECIMAL), "electric_vehicle %s differs from the sandbox's", ref.id)
+    if rng.chance(0.3) then keep({ obj = ev, nested = "ev", raw = ebody, want = e, what = "vehicle " .. ref.id }) end
+    local r = rng.next() % 3
+    if r == 0 then
+      local limit = rng.int(0, 100)
+      note(fmt("ev:update minimum_charge_limit = %d", limit))
+      local up, uerr = ev:update({ minimum_charge_limit = limit })
+      check(up ~= nil, "ev:update: failed: %s", tostring(uerr))
+      check(up.minimum_charge_limit == limit, "ev:update: minimum_charge_limit is %s, wrote %d",
+        tostring(up.minimum_charge_limit), limit)
+      local _, after = oracle.get(base .. "/" .. ref.id)
+      check(raw_of(up) == after, "ev:update: the answer is not the vehicle the sandbox now holds")
+    elseif r == 1 then
+      local full = e.battery_level and e.charge_target_max and tonumber(e.battery_level) >= tonumber(e.charge_target_max)
+      local refused = e.is_charging or e.boost_state == "ongoing" or e.boost_state == "unavailable" or full
+      note(fmt("ev:boost (state %s, charging %s)", tostring(e.boost_state), tostring(e.is_charging)))
+      local b, berr = ev:boost()
+      if refused then
+        check(b == nil, "ev:boost: an answer where the sandbox refuses (state %s)", tostring(e.boost_state))
+        expect_error(berr, "http", 409, "ev:boost")
+      else
+        check(b ~= nil, "ev:boost: failed: %s", tostring(berr))
+        check(b.boost_state == "requested", "ev:boost: boost_state is %s", tostring(b.boost_state))
+      end
+    else
+      local iv = rng.pick(inverter_users)
+      note(fmt("inverters %s", iv.user))
+      local invs, ierr = main:inverters(iv.org, iv.user)
+      local istatus, ibody = oracle.get(fmt("%s/org/%s/users/%s/inverters", API, iv.org, iv.user))
+      if istatus ~= 200 then
+        check(invs == nil, "inverters: a list where the sandbox answers %d", istatus)
+        expect_error(ierr, "http", istatus, "inverters")
+        return
+      end
+      check(invs ~= nil, "inverters: failed: %s", tostring(ierr))
+      check(raw_of(invs) == ibody, "inverters: raw() is not the sandbox's list body")
+      local di = cjson.decode(ibody)
+      for i = 1, #di do check(same(invs[i], di[i], 0, INVERTER_DECIMAL), "inverters: [%d] differs", i) end
+      if #di > 0 and rng.chance(0.3) then
+        local i = rng.int(1, #di)
+        keep({ obj = invs[i], nested = "inverter", raw = raw_of(invs[i]), want = di[i], what = "inverter " .. di[i].id })
+      end
     end
   end }
 
