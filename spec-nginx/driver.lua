@@ -227,6 +227,11 @@ local function main()
      and type(pd.created) == "string" and pd.created:find("^nginx%-") and type(pd.misuse) == "string"
      and pd.misuse:find("podero: create_user: role must be", 1, true),
      "inverters, savings, create_user and its checks inside nginx", cjson.encode(pd))
+  ok(pd.user_read == true and pd.user_updated == "Nginx" and pd.registered == "heat_pump"
+     and pd.building == "Nginx house" and pd.contract == "monthly" and type(pd.onboarding) == "string"
+     and pd.onboarding:find("^https://connect%.podero%.com%?onboarding_session_id="),
+     "user, update_user, register_heat_pump, create_building, building, create_energy_contract, "
+     .. "create_onboarding_session and onboarding_session inside nginx", cjson.encode(pd))
 
   -- issue 9: raw() of elements and nested values, and the detail answer rule, inside nginx
   local a = get(NG .. "/answers")

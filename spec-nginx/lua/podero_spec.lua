@@ -144,8 +144,9 @@ function _M.fleet()
 end
 
 -- GET /partner?ev=ID&charging=ID&inverter=ID: a compact partner's day inside nginx (issue 12):
--- electric vehicles (list, detail, update, boost 409, batch), inverters, savings, create_user,
--- with the same results as outside nginx
+-- electric vehicles (list, detail, update, boost 409, batch), inverters, savings, users (create,
+-- read, update), a heat pump registered, a building, an energy contract and an onboarding
+-- session, with the same results as outside nginx
 function _M.partner()
   local a = ngx.req.get_uri_args()
   local c = _M.client("shared")
@@ -178,6 +179,21 @@ function _M.partner()
   out.created = u and u.email or tostring(uerr)
   local ok, msg = pcall(c.create_user, c, ORG, { role = "boss", email = "x@example.com" })
   out.misuse = not ok and msg
+  -- the rest of the day: the user read and changed, a heat pump registered, a building, a
+  -- contract and an onboarding session made and read back
+  local nu = u and c:user(ORG, u.id)
+  out.user_read = nu and nu.id == u.id
+  local uu = u and c:update_user(ORG, u.id, { first_name = "Nginx" })
+  out.user_updated = uu and uu.first_name
+  local hp, herr = u and c:register_heat_pump(ORG, u.id, { external_device_id = "nginx-hp", price_zone = "AT" })
+  out.registered = hp and require("podero.core").kind(hp) or tostring(herr)
+  local bd, berr2 = u and c:create_building(ORG, u.id, { name = "Nginx house" })
+  out.building = bd and bd.id and c:building(ORG, u.id, bd.id).name or tostring(berr2)
+  local ct, cerr = bd and c:create_energy_contract(ORG, u.id, { energy_contract_type = "monthly", building_id = bd.id })
+  out.contract = ct and ct.energy_contract_type or tostring(cerr)
+  local os_, oerr = u and c:create_onboarding_session({ user_id = u.id, success_url = "https://partner.example/ok",
+    cancel_url = "https://partner.example/cancel", language = "de" })
+  out.onboarding = os_ and c:onboarding_session(os_.id).authentication_url or tostring(oerr)
   reply(200, out)
 end
 
