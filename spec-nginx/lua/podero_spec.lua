@@ -181,17 +181,20 @@ function _M.partner()
   out.misuse = not ok and msg
   -- the rest of the day: the user read and changed, a heat pump registered, a building, a
   -- contract and an onboarding session made and read back
-  local nu = u and c:user(ORG, u.id)
+  if not u then return reply(200, out) end
+  local nu = c:user(ORG, u.id)
   out.user_read = nu and nu.id == u.id
-  local uu = u and c:update_user(ORG, u.id, { first_name = "Nginx" })
+  local uu = c:update_user(ORG, u.id, { first_name = "Nginx" })
   out.user_updated = uu and uu.first_name
-  local hp, herr = u and c:register_heat_pump(ORG, u.id, { external_device_id = "nginx-hp", price_zone = "AT" })
+  local hp, herr = c:register_heat_pump(ORG, u.id, { external_device_id = "nginx-hp", price_zone = "AT" })
   out.registered = hp and require("podero.core").kind(hp) or tostring(herr)
-  local bd, berr2 = u and c:create_building(ORG, u.id, { name = "Nginx house" })
-  out.building = bd and bd.id and c:building(ORG, u.id, bd.id).name or tostring(berr2)
-  local ct, cerr = bd and c:create_energy_contract(ORG, u.id, { energy_contract_type = "monthly", building_id = bd.id })
-  out.contract = ct and ct.energy_contract_type or tostring(cerr)
-  local os_, oerr = u and c:create_onboarding_session({ user_id = u.id, success_url = "https://partner.example/ok",
+  local bd, berr2 = c:create_building(ORG, u.id, { name = "Nginx house" })
+  out.building = bd and c:building(ORG, u.id, bd.id).name or tostring(berr2)
+  if bd then
+    local ct, cerr = c:create_energy_contract(ORG, u.id, { energy_contract_type = "monthly", building_id = bd.id })
+    out.contract = ct and ct.energy_contract_type or tostring(cerr)
+  end
+  local os_, oerr = c:create_onboarding_session({ user_id = u.id, success_url = "https://partner.example/ok",
     cancel_url = "https://partner.example/cancel", language = "de" })
   out.onboarding = os_ and c:onboarding_session(os_.id).authentication_url or tostring(oerr)
   reply(200, out)
