@@ -117,18 +117,14 @@ static int l_tostring(lua_State *L) {
  * org is given), true for PD_RESULT_NONE, or nil, err. */
 static int run_and_push(lua_State *L, podero_client *c, pd_call *call, int rk, const char *want_id,
                         const char *org, const char *user) {
-    const char *body = NULL;
-    size_t len = 0;
     podero_result res;
-    if (pd_curl_run(c->t, &c->pc, call, &body, &len) != PD_DONE)
+    if (pd_curl_run(c->t, &c->pc, call) != PD_DONE)
         return podero_fail(L, &call->res);
     if (rk == PD_RESULT_NONE) {
         lua_pushboolean(L, 1);
         return 1;
     }
     podero_result_init(&res);
-    (void)body;
-    (void)len;
     /* the answer's block becomes the document's: no copy of the body */
     if (!podero_doc_push_taken(L, pd_curl_take_body, c->t, rk, want_id, call->status, &res)) {
         pd_call_context(&c->pc, call, &res);

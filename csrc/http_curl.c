@@ -536,7 +536,7 @@ int pd_curl_token(pd_curl *t, pd_client *c, int force, podero_result *res) {
     return ensure_token(t, c, c->cfg.deadline > 0 ? now + c->cfg.deadline : 0, force, res);
 }
 
-int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call, const char **body, size_t *len) {
+int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call) {
     for (;;) {
         int act = run_seq(t, c, call);
         if (act == PD_TOKEN) {
@@ -545,10 +545,6 @@ int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call, const char **body, size
             if (ensure_token(t, c, call->deadline_at, 0, &r) != 0)
                 pd_token_failed(c, call, &r);
             continue;
-        }
-        if (act == PD_DONE) {
-            *body = XBODY(&t->seq.x);
-            *len = t->seq.x.len;
         }
         return act;
     }
@@ -559,6 +555,10 @@ char *pd_curl_take_body(void *ud, size_t *len, size_t *cap) {
     char *b = x->blk;
     *len = x->len;
     *cap = x->cap;
+    /* what lies past the body is an earlier answer's (a token answer's, maybe): the document
+     * must not carry it away */
+    if (b)
+        memset(b + PD_DOC_HEADER + x->len, 0, x->cap - PD_DOC_HEADER - x->len);
     x->blk = NULL;
     x->cap = x->len = 0;
     return b;

@@ -23,9 +23,9 @@ void pd_curl_free(pd_curl *t);
 typedef void (*pd_hook)(void *ud, const pd_call *call, double elapsed);
 void pd_curl_set_hook(pd_curl *t, pd_hook hook, void *ud);
 
-/* Runs an API call begun with pd_api_begin to its end, token included. Returns PD_DONE with
- * the 2xx body in *body, *len (valid until the next call on t), or PD_FAIL (call->res). */
-int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call, const char **body, size_t *len);
+/* Runs an API call begun with pd_api_begin to its end, token included. Returns PD_DONE (the 2xx
+ * body is then t's to hand over: pd_curl_take_body), or PD_FAIL (call->res). */
+int pd_curl_run(pd_curl *t, pd_client *c, pd_call *call);
 /* After pd_curl_run answered PD_DONE: takes its body over (ud: the pd_curl). Returns a malloc'd
  * block of *cap bytes: PD_DOC_HEADER bytes of room, then the *len bytes of the body, then at least
  * PJ_PAD more (for podero_parse_answer_block); NULL when there was no body. */
