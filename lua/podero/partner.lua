@@ -29,7 +29,7 @@ local API = "/api/partners/v2.0"
 return function(podero, core, client_methods, h)
   local null = cjson.null
   local raise, check_uuid, check_typed, to_epoch, iso = h.raise, h.check_uuid, h.check_typed, h.to_epoch, h.iso
-  local shown, is_finite_number = h.shown, h.is_finite_number
+  local shown, is_finite_number, send = h.shown, h.is_finite_number, h.send
   local ev_methods = core.electric_vehicle_methods
 
   local function sorted(t) sort(t); return t end
@@ -216,15 +216,6 @@ return function(podero, core, client_methods, h)
 
   local function user_path(org, user) return fmt("%s/org/%s/users/%s", API, org, user) end
   local function ev_path(org, user, id) return fmt("%s/electric-vehicles/%s", user_path(org, user), id) end
-
-  -- a POST or PUT whose answer is an object; kind: the result kind of _request, expect: the id
-  -- the answer must be about; bind: give it the context of org/user (it can refresh, update)
-  local function send(client, method, path, body, kind, expect, org, user)
-    local obj, err = client:_request(method, path, body and podero.encode(body) or nil, kind or "object", expect)
-    if not obj then return nil, err end
-    if org then core.set_context(obj, { client = client, org_id = org, user_id = user }) end
-    return obj
-  end
 
   ---------------------------------------------------------------------------
   -- users, buildings, energy contracts, heat pump registration

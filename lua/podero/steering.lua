@@ -201,11 +201,17 @@ return function(podero, core, client_methods)
     return fmt("/api/partners/v2.0/org/%s/users/%s/heat-pumps/%s", org, user, id)
   end
 
+  -- client:_request, and an answer bound to where it came from (so that its methods, such as
+  -- hp:update() or ev:boost(), know their client and ids) when org is given
+  local function send(client, method, path, body, kind, expect, org, user)
+    local obj, err = client:_request(method, path, body and encode_object(body) or nil, kind or "object", expect)
+    if not obj then return nil, err end
+    if org then core.set_context(obj, { client = client, org_id = org, user_id = user }) end
+    return obj
+  end
+
   local function put_fields(client, org, user, id, body)
-    local hp, err = client:_request("PUT", hp_path(org, user, id), encode_object(body), "heat_pump", id)
-    if not hp then return nil, err end
-    core.set_context(hp, { client = client, org_id = org, user_id = user })
-    return hp
+    return send(client, "PUT", hp_path(org, user, id), body, "heat_pump", id, org, user)
   end
 
   --- Partial update of a heat pump: only the given fields are sent.
@@ -520,10 +526,7 @@ return function(podero, core, client_methods)
     if res then q[#q + 1] = "resolution=" .. res end
     if kw then q[#q + 1] = "keywords=" .. kw end
     local path = hp_path(org, user, id) .. "/statistics" .. (#q > 0 and "?" .. concat(q, "&") or "")
-    local stats, err = client:_request("GET", path, nil, "object")
-    if not stats then return nil, err end
-    core.set_context(stats, { client = client, org_id = org, user_id = user })
-    return stats
+    return send(client, "GET", path, nil, "object", nil, org, user)
   end
 
   ---------------------------------------------------------------------------
@@ -619,5 +622,6 @@ return function(podero, core, client_methods)
   return {
     raise = raise, check_uuid = check_uuid, check_typed = check_typed, to_epoch = to_epoch, iso = iso,
     shown = shown, is_finite_number = is_finite_number, batch_opts = batch_opts, utf8_len = utf8_len,
+    send = send,
   }
 end
