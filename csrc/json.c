@@ -92,12 +92,13 @@ static void pj_format_error(char *errbuf, size_t errlen, int err, size_t pos, un
 /* First byte at or after p that is '"', '\\', < 0x20 or >= 0x80. Relies on the padding. */
 #if defined(PJ_SSE2) && (defined(__GNUC__) || defined(__clang__))
 static inline const uint8_t *scan_plain(const uint8_t *p) {
-    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
+    const __m128i two = _mm_set1_epi8(0x02), bs = _mm_set1_epi8('\\'), lim = _mm_set1_epi8(0x21);
     for (;;) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed compare: bytes >= 0x80 are negative, hence also "< 0x20" */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
-                                 _mm_cmplt_epi8(v, sp));
+        /* v ^ 0x02 < 0x21 (signed) in one compare: '"' (0x22) becomes 0x20, bytes < 0x20 stay
+         * below it, bytes >= 0x80 stay negative, and no other byte lands below 0x21 (0x20 and
+         * 0x23 swap to 0x22 and 0x21) */
+        __m128i m = _mm_or_si128(_mm_cmplt_epi8(_mm_xor_si128(v, two), lim), _mm_cmpeq_epi8(v, bs));
         unsigned mask = (unsigned)_mm_movemask_epi8(m);
         if (mask) return p + __builtin_ctz(mask);
         p += 16;
@@ -399,8 +400,18 @@ PJ_NOINLINE int scan_text(pj_state *st, const uint8_t *p, pj_rec *r) {
     do { if (nr == r->rcap && grow_tmp(&r->rec, r->rec_local, &r->rcap)) { st->err = E_NOMEM; goto fail; } \
          r->rec[nr++] = (x); } while (0)
 
-value:                                   /* p at the first byte of a value (not whitespace) */
+value:                                   /* p at the first byte of a value, or whitespace */
+    if (*p == '"') {                      /* most values are strings: no dispatch for them */
+        int esc = 0;
+        p = check_str(st, p, &esc);
+        if (!p) goto fail;
+        goto after_value;
+    }
     switch (*p) {
+    case ' ': case '\t': case '\n': case '\r':
+        p++;
+        SKIP_WS(p);
+        goto value;                       /* at a non-blank now */
     case '{':
     case '[':
         if (depth == PJ_MAX_DEPTH) { st->err = E_DEPTH; st->errpos = (size_t)(p - st->base); goto fail; }
@@ -415,12 +426,6 @@ value:                                   /* p at the first byte of a value (not 
         }
         if (depth == 1) RECORD((uint32_t)(p - st->base));
         goto value;
-    case '"': {
-        int esc = 0;
-        p = check_str(st, p, &esc);
-        if (!p) goto fail;
-        goto after_value;
-    }
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9': {
         const uint8_t *start = p;
@@ -471,22 +476,25 @@ key:                                     /* p at the opening quote of a member k
             RECORD((uint32_t)(k - st->base) | (esc ? PJ_KEY_ESC : 0));
         }
     }
-    SKIP_WS(p);
-    if (*p != ':') goto bad_char;
+    if (*p != ':') {                      /* compact text first: no blank before the colon */
+        SKIP_WS(p);
+        if (*p != ':') goto bad_char;
+    }
     p++;
-    SKIP_WS(p);
-    goto value;
+    goto value;                           /* a blank after the colon is the value's first case */
 
 after_value:
     if (depth == 0) goto done;
-    SKIP_WS(p);
+    if (*p != ',') SKIP_WS(p);
     if (*p == ',') {
         p++;
-        SKIP_WS(p);
         if (cur_obj) {
+            if (*p == '"') goto key;
+            SKIP_WS(p);
             if (*p != '"') goto bad_char;
             goto key;
         }
+        SKIP_WS(p);
         if (depth == 1) RECORD((uint32_t)(p - st->base));
         goto value;
     }
