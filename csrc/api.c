@@ -221,16 +221,7 @@ void pd_config_read(lua_State *L, int idx, pd_config *cfg, podero_secrets *sec) 
 }
 
 void pd_bind_context(lua_State *L, int client_idx, const char *org, const char *user) {
-    lua_createtable(L, 0, 3);
-    lua_pushvalue(L, client_idx);
-    lua_setfield(L, -2, "client");
-    lua_pushstring(L, org);
-    lua_setfield(L, -2, "org_id");
-    if (user) {
-        lua_pushstring(L, user);
-        lua_setfield(L, -2, "user_id");
-    }
-    podero_doc_set_context(L, -2);
+    podero_doc_bind(L, -1, client_idx, org, user);
 }
 
 int pd_endpoints_push(lua_State *L) {

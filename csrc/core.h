@@ -132,7 +132,7 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
  * Returns 0, or -1 with res filled ("decode" or "memory"; *doc is then empty). */
 /* podero_parse_answer leaves this many bytes before the text of the document (pj_parse_hdr) for
  * the bookkeeping of its owner (doc.c's shared document). */
-#define PD_DOC_HEADER 80
+#define PD_DOC_HEADER 112
 int podero_parse_answer(pj_doc *doc, const char *body, size_t len, int result_kind,
                         const char *want_id, long status, podero_result *res);
 /* The same, taking over block (cap bytes: PD_DOC_HEADER bytes of room, the len bytes of the body,

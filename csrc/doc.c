@@ -28,6 +28,12 @@ typedef struct podero_shared_doc {
     pj_doc doc;
     long refs;
     int ctx_ref;        /* registry ref to the context table {client, org_id, user_id}, or LUA_NOREF */
+    /* A context given by its parts (podero_doc_bind), made into the table only when asked for
+     * (most answers are read and dropped): a registry ref to the client, or LUA_NOREF, and the
+     * ids as 16 bytes each (n_ids: 1 the org's, 2 the org's and the user's). */
+    int client_ref;
+    uint8_t n_ids;
+    uint8_t ids[2][16];
 } podero_shared_doc;
 
 /*
@@ -55,6 +61,7 @@ static void shared_release(lua_State *L, podero_shared_doc *sd) {
     if (sd && --sd->refs == 0) {
         pj_doc doc = sd->doc;   /* sd may live in the block that pj_free frees */
         luaL_unref(L, LUA_REGISTRYINDEX, sd->ctx_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, sd->client_ref);
         if (!shared_in_block(sd))
             free(sd);
         pj_free(&doc);
@@ -72,6 +79,8 @@ static podero_shared_doc *shared_new(pj_doc *doc) {
     sd->doc = *doc;
     sd->refs = 1;
     sd->ctx_ref = LUA_NOREF;
+    sd->client_ref = LUA_NOREF;
+    sd->n_ids = 0;
     memset(doc, 0, sizeof *doc);
     return sd;
 }
@@ -639,16 +648,85 @@ void podero_doc_set_context(lua_State *L, int view_idx) {
     podero_view *v = check_view(L, view_idx);
     luaL_checktype(L, -1, LUA_TTABLE);
     luaL_unref(L, LUA_REGISTRYINDEX, v->sd->ctx_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, v->sd->client_ref);
+    v->sd->client_ref = LUA_NOREF;
+    v->sd->n_ids = 0;
     v->sd->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the table */
+}
+
+static int hexnib(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+/* a canonical lowercase UUID (36 characters, as podero checked and lowered it) <-> 16 bytes */
+static void uuid_pack(uint8_t out[16], const char *s) {
+    int i, k = 0;
+    for (i = 0; i < 36; i += 2) {
+        if (s[i] == '-')
+            i++;
+        out[k++] = (uint8_t)(hexnib(s[i]) << 4 | hexnib(s[i + 1]));
+    }
+}
+
+static void uuid_unpack(char out[36], const uint8_t in[16]) {
+    static const char hex[] = "0123456789abcdef";
+    int i, k = 0;
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[k++] = '-';
+        out[k++] = hex[in[i] >> 4];
+        out[k++] = hex[in[i] & 15];
+    }
+}
+
+void podero_doc_bind(lua_State *L, int view_idx, int client_idx, const char *org, const char *user) {
+    podero_shared_doc *sd;
+    view_idx = lua_absindex(L, view_idx);
+    client_idx = lua_absindex(L, client_idx);
+    sd = check_view(L, view_idx)->sd;
+    luaL_unref(L, LUA_REGISTRYINDEX, sd->ctx_ref);
+    sd->ctx_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, sd->client_ref);
+    lua_pushvalue(L, client_idx);
+    sd->client_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    uuid_pack(sd->ids[0], org);
+    sd->n_ids = 1;
+    if (user) {
+        uuid_pack(sd->ids[1], user);
+        sd->n_ids = 2;
+    }
+}
+
+/* Pushes the context table of sd (made now from its parts when it was given by them) and
+ * returns 1, or pushes nothing and returns 0 when it has none. */
+static int push_context(lua_State *L, podero_shared_doc *sd) {
+    if (sd->ctx_ref == LUA_NOREF && sd->client_ref != LUA_NOREF) {
+        static const char *const names[2] = {"org_id", "user_id"};
+        char id[36];
+        int i;
+        lua_createtable(L, 0, 3);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sd->client_ref);
+        lua_setfield(L, -2, "client");
+        for (i = 0; i < sd->n_ids; i++) {
+            uuid_unpack(id, sd->ids[i]);
+            lua_pushlstring(L, id, sizeof id);
+            lua_setfield(L, -2, names[i]);
+        }
+        sd->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* the table holds the client now */
+        luaL_unref(L, LUA_REGISTRYINDEX, sd->client_ref);
+        sd->client_ref = LUA_NOREF;
+        sd->n_ids = 0;
+    }
+    if (sd->ctx_ref == LUA_NOREF || sd->ctx_ref == LUA_REFNIL)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sd->ctx_ref);
+    return 1;
 }
 
 /* Pushes the context table of the value at idx and returns 1 when it is a heat pump object
  * with the context of a user ({client, org_id, user_id}); else pushes nothing and returns 0. */
 int podero_doc_push_context_at(lua_State *L, int idx) {
     podero_view *v = (podero_view *)luaL_testudata(L, idx, PODERO_VIEW_MT);
-    if (!v || v->kind != PODERO_KIND_HEAT_PUMP || v->sd->ctx_ref == LUA_NOREF || v->sd->ctx_ref == LUA_REFNIL)
+    if (!v || v->kind != PODERO_KIND_HEAT_PUMP || !push_context(L, v->sd))
         return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v->sd->ctx_ref);
     if (lua_getfield(L, -1, "user_id") != LUA_TSTRING) {
         lua_pop(L, 2);
         return 0;
@@ -660,10 +738,7 @@ int podero_doc_push_context_at(lua_State *L, int idx) {
 /* core.context(obj) -> the context table, or nil */
 int podero_doc_context(lua_State *L) {
     podero_view *v = check_view(L, 1);
-    if (v->sd->ctx_ref == LUA_NOREF || v->sd->ctx_ref == LUA_REFNIL)
-        return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v->sd->ctx_ref);
-    return 1;
+    return push_context(L, v->sd);
 }
 
 /* core.set_context(obj, tbl) */
@@ -727,6 +802,7 @@ pj_doc *podero_doc_begin(lua_State *L, int result_kind) {
         luaL_error(L, "not enough memory");
     sd->refs = 1;
     sd->ctx_ref = LUA_NOREF;
+    sd->client_ref = LUA_NOREF;
     v->sd = sd;
     return &sd->doc;
 }

@@ -53,6 +53,9 @@ int podero_doc_raw(lua_State *L);
 int podero_doc_is_view(lua_State *L);
 int podero_doc_is_heat_pump(lua_State *L);
 void podero_doc_set_context(lua_State *L, int view_idx);  /* pops a table from the top */
+/* The same context {client = value at client_idx, org_id = org, user_id = user (or none)}, kept
+ * as its parts until it is asked for; org and user: canonical lowercase UUIDs. */
+void podero_doc_bind(lua_State *L, int view_idx, int client_idx, const char *org, const char *user);
 /* As podero_doc_push, but the body is taken over, not copied: take(ud, &len, &cap) returns a block
  * laid out for podero_parse_answer_block (or NULL: no body), called once the view exists. */
 typedef char *(*podero_take_fn)(void *ud, size_t *len, size_t *cap);

@@ -100,6 +100,32 @@ describe("client:update_heat_pump", function()
     assert.equal("b", hp2.comment)
   end)
 
+  -- The context of an answer ({client, org_id, user_id}) is kept as its parts and made into a
+  -- table only when a method needs it: the ids come back lowercased and whole, the object keeps
+  -- its client alive, and a context made once is the same table afterwards.
+  it("keeps the answer's context until it is needed, with the ids as given (lowercased)", function()
+    local core = require("podero.core")
+    local c = support.new_client()
+    local hp = assert(c:heat_pump(org:upper(), user:upper(), hp_id:upper()))
+    local list = assert(c:heat_pumps(org, user))
+    c = nil  -- luacheck: ignore 311 (the objects keep their client)
+    for _ = 1, 2 do collectgarbage() end
+    local ctx = core.context(hp)
+    assert.equal(org:lower(), ctx.org_id)
+    assert.equal(user:lower(), ctx.user_id)
+    assert.is_true(core.context(hp) == ctx)
+    local h2 = assert(hp:update({ comment = "context kept" }))
+    assert.equal("context kept", h2.comment)
+    assert.equal(org:lower(), core.context(h2).org_id)
+    -- an element of a list shares the list's context
+    local first = list[1]
+    list = nil  -- luacheck: ignore 311
+    collectgarbage()
+    assert.equal(user:lower(), core.context(first).user_id)
+    assert(first:refresh())
+    core.context(hp).client:close()
+  end)
+
   it("answers nil, err for a heat pump that is not the user's (404)", function()
     local other = support.demo().deleted_heat_pump_id
     local hp, err = client:update_heat_pump(org, user, other, { comment = "x" })
