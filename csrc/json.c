@@ -1021,6 +1021,16 @@ int pj_has_plain_key(const pj_doc *doc, pj_val obj, const char *key, size_t klen
     return pj_obj_get(doc, obj, key, klen) != PJ_NONE;
 }
 
+int pj_has_plain_key_hint(const pj_doc *doc, pj_val obj, const char *key, size_t klen, uint32_t hint) {
+    if (obj == doc->root && hint < doc->n_root && doc->root_tags && !doc->root_esc && klen > 0 &&
+        doc->text[obj] == '{') {
+        size_t o = (size_t)doc->root_idx[hint] + 1;     /* the key's first byte */
+        if (o + klen < doc->len && doc->text[o + klen] == '"' && memcmp(doc->text + o, key, klen) == 0)
+            return 1;
+    }
+    return pj_has_plain_key(doc, obj, key, klen);
+}
+
 pj_val pj_obj_get(const pj_doc *doc, pj_val obj, const char *key, size_t klen) {
     const uint8_t *t = (const uint8_t *)doc->text, *p;
     pj_val found = PJ_NONE;

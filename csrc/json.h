@@ -155,6 +155,9 @@ pj_val pj_obj_get(const pj_doc *doc, pj_val obj, const char *key, size_t klen);
 /* 1 when object obj has a member named key, which holds no quote and no backslash (a field
  * name of the contract: checked faster than pj_obj_get, which also finds the value). */
 int pj_has_plain_key(const pj_doc *doc, pj_val obj, const char *key, size_t klen);
+/* The same, looking first at member hint of the root (where a schema puts the key): the answer
+ * does not depend on hint, only the time it takes. */
+int pj_has_plain_key_hint(const pj_doc *doc, pj_val obj, const char *key, size_t klen, uint32_t hint);
 
 /* Element i (0-based) of array arr, or PJ_NONE when out of range or arr is not an array. */
 pj_val pj_arr_get(const pj_doc *doc, pj_val arr, uint32_t i);

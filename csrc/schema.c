@@ -197,11 +197,14 @@ static const char *const type_names[] = {"JSON null", "JSON false", "JSON true",
                                          "a JSON number", "a JSON string", "a JSON array",
                                          "a JSON object"};
 
-/* The fields HeatPumpDetailOutput marks required (besides id, which may be absent or null). */
-static const char *const required_fields[] = {
-    "connection_status", "monitoring_status", "steering_status", "device_model", "owner",
-    "created_at", "updated_at",
+/* The fields HeatPumpDetailOutput marks required (besides id, which may be absent or null), with
+ * where the contract's order puts them among the members (a hint only: any order is accepted). */
+#define RF(name, at) {name, sizeof name - 1, at}
+static const struct { const char *name; uint8_t len, at; } required_fields[] = {
+    RF("connection_status", 0), RF("monitoring_status", 1), RF("steering_status", 2),
+    RF("device_model", 3), RF("owner", 4), RF("created_at", 7), RF("updated_at", 8),
 };
+#undef RF
 
 /* The answer's id is absent, null or want_id (case-insensitively; want_id NULL: not checked).
  * noun: how messages name the device ("heat pump", "electric vehicle"). */
@@ -255,11 +258,12 @@ int podero_heat_pump_check(const pj_doc *doc, const char *want_id, long status, 
     if (check_answer_id(doc, want_id, "heat pump", status, res) != 0)
         return -1;
     for (i = 0; i < sizeof required_fields / sizeof required_fields[0]; i++) {
-        if (!pj_has_plain_key(doc, doc->root, required_fields[i], strlen(required_fields[i]))) {
+        if (!pj_has_plain_key_hint(doc, doc->root, required_fields[i].name, required_fields[i].len,
+                                   required_fields[i].at)) {
             res->kind = "decode";
             res->status = status;
             snprintf(res->message, sizeof res->message,
-                     "the answer is not a heat pump: it lacks the required field %s", required_fields[i]);
+                     "the answer is not a heat pump: it lacks the required field %s", required_fields[i].name);
             return -1;
         }
     }

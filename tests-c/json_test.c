@@ -898,6 +898,17 @@ static void test_lookups(void) {
                 pj_check_doc(&d);
                 pj_val o = nested ? pj_obj_get(&d, d.root, "o", 1) : d.root;
                 CHECK(pj_count(&d, o) == (uint32_t)n);
+                /* a hint changes nothing but the time: every key (present or not) at every hint */
+                if (!nested && n <= 33) {
+                    for (int q = 0; q < n + 2; q++) {
+                        char k[32];
+                        int kl = q % 5 == 4 ? 0 : sprintf(k, "%.*s%d", 1 + q % 3, "kkk", q);
+                        for (int h = 0; h < n + 2; h++)
+                            CHECKF(pj_has_plain_key_hint(&d, d.root, k, (size_t)kl, (uint32_t)h) ==
+                                       pj_has_plain_key(&d, d.root, k, (size_t)kl),
+                                   "n %d variant %d key %.*s hint %d", n, variant, kl, k, h);
+                    }
+                }
                 if (variant & 2) {
                     char k[32];
                     int id = (variant & 1) ? (n / 2) % (n / 2 + 1) : n / 2;
