@@ -159,6 +159,21 @@ static long to_ms(double s) {
     return (long)ms;
 }
 
+/* 1 when the environment names no proxy at all (none of the variables libcurl reads for one):
+ * then a handle is told "no proxy" once, and libcurl does not search the environment on every
+ * request (about 2k instructions and a walk over environ each time). */
+static int env_has_no_proxy(void) {
+    static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                       "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", NULL};
+    const char *const *v;
+    for (v = vars; *v; v++) {
+        const char *e = getenv(*v);
+        if (e && *e)
+            return 0;
+    }
+    return 1;
+}
+
 static CURLcode configure(const pd_curl *t, slot *s) {
     CURLcode rc = CURLE_OK;
     const pd_config *o = t->cfg;
@@ -181,8 +196,9 @@ static CURLcode configure(const pd_curl *t, slot *s) {
         SET(CURLOPT_CAINFO, o->ca_file);
     if (o->proxy_mode == 1) {
         SET(CURLOPT_PROXY, o->proxy);
-    } else if (o->proxy_mode == 2) {
-        SET(CURLOPT_PROXY, "");         /* none, whatever the environment says */
+    } else if (o->proxy_mode == 2 || env_has_no_proxy()) {
+        SET(CURLOPT_PROXY, "");         /* none, whatever the environment says (or will say) */
+        SET(CURLOPT_NOPROXY, "");       /* and no lookup of no_proxy either */
     }
     if (t->share)
         SET(CURLOPT_SHARE, t->share);

@@ -60,4 +60,20 @@ io.write(tostring(support.new_client({ proxy = false }):heat_pump(%q, %q, %q) ~=
     assert.truthy(out:find("cannot reach the proxy http://127.0.0.1:9 (from the environment)", 1, true), out)
     assert.truthy(out:find("\ntrue\n", 1, true), out)
   end)
+
+  -- A client made with no proxy variable in the environment tells libcurl "no proxy" once
+  -- (it does not search the environment on every request); with one, libcurl still reads them
+  -- all, no_proxy included.
+  it("no_proxy from the environment is honoured beside a proxy variable", function()
+    if os.getenv("PODERO_IN_PROCESS_ONLY") == "1" then
+      return pending("PODERO_IN_PROCESS_ONLY=1: no child process")
+    end
+    local ok, out = support.lua_child(([[
+local support = require("support")
+local hp, err = support.new_client({ max_retries = 0 }):heat_pump(%q, %q, %q)
+io.write(tostring(hp ~= nil), " ", tostring(err and err.message), "\n")
+]]):format(d.org_id, d.user_id, d.heat_pump_id), "http_proxy=http://127.0.0.1:9 no_proxy=127.0.0.1")
+    assert.is_true(ok, out)
+    assert.truthy(out:find("true nil", 1, true), out)
+  end)
 end)
