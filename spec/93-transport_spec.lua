@@ -427,6 +427,25 @@ describe_t("transport", function()
     end)
   end)
 
+  -- The libcurl client hands libcurl each URL parsed (CURLOPT_CURLU); a URL that libcurl's URL
+  -- API refuses goes as a plain string, so libcurl's own error comes back, and the same handle
+  -- then serves a good URL (the token endpoint) and the bad one again.
+  it("a base_url libcurl cannot parse is a network error, call after call, beside a good token_url", function()
+    local c = support.new_client({ base_url = "http://127.0.0.1:99999", token_url = support.url() ..
+      "/api/partners/v2.0/auth/token", max_retries = 0 })
+    for _ = 1, 3 do
+      local hp, err = call(c)
+      assert.is_nil(hp)
+      assert.equal("network", err.kind)
+      assert.truthy(err.message:find("URL", 1, true), err.message)
+    end
+    assert.is_true(support.stats().token_requests >= 1)
+    local good = support.new_client()
+    assert.truthy(call(good))
+    c:close()
+    good:close()
+  end)
+
   it("podero.new refuses a file:// base_url (only http and https)", function()
     assert.has_error(function() podero.new({ base_url = "file:///etc", token = "x" }) end)
     assert.has_error(function() podero.new({ base_url = "ftp://127.0.0.1", token = "x" }) end)
