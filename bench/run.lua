@@ -109,6 +109,7 @@ end
 local podero_env = { LUA_PATH_5_4 = os.getenv("LUA_PATH_5_4"), LUA_CPATH_5_4 = os.getenv("LUA_CPATH_5_4") }
 local function cmd_of(name, n)
   if name == "c_easy" then return fmt("%s/c_easy %s %d", OUT, REFS, n)
+  elseif name == "c_curlu" then return fmt("%s/c_curlu %s %d", OUT, REFS, n)
   elseif name == "c_multi" then return fmt("%s/c_multi %s %d %d", OUT, REFS, n, CONC)
   elseif name == "lua_socket" then return fmt("lua5.4 %s/lua_socket.lua %s %d", DIR, REFS, n)
   elseif name == "lua_curl" then return fmt("lua5.1 %s/lua_curl.lua %s %d", DIR, REFS, n)
@@ -197,7 +198,7 @@ say()
 ------------------------------------------------------------------------------------------
 -- (a) loopback, no added latency, fixed-body server
 ------------------------------------------------------------------------------------------
-local A_NAMES = { "c_easy", "c_multi", "lua_socket", "lua_curl", "podero_seq", "podero_fetch" }
+local A_NAMES = { "c_easy", "c_curlu", "c_multi", "lua_socket", "lua_curl", "podero_seq", "podero_fetch" }
 local CONCURRENT = { c_multi = true, podero_fetch = true }
 do
   local n = P.a_n
@@ -443,7 +444,7 @@ do
   local n = P.cg_n
   say(fmt("## instructions per request in the client (callgrind, fixed-body server, (I(N=%d) - I(N=0)) / N)", n))
   say()
-  local names = { "c_easy", "lua_curl", "lua_socket", "podero_seq" }
+  local names = { "c_easy", "c_curlu", "lua_curl", "lua_socket", "podero_seq" }
   local per = {}
   local url, tok = os.getenv("FIXED_URL"), os.getenv("FIXED_TOKEN")
   for _, nm in ipairs(names) do

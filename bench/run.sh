@@ -38,6 +38,7 @@ fi
 make -s -C "$ROOT" build
 CC=${CC:-cc}
 $CC -O2 -g -Wall -Wextra -I/usr/include/x86_64-linux-gnu -o "$OUT/c_easy" "$BENCH/c_easy.c" -lcurl
+$CC -O2 -g -Wall -Wextra -DC_CURLU -I/usr/include/x86_64-linux-gnu -o "$OUT/c_curlu" "$BENCH/c_easy.c" -lcurl
 $CC -O2 -g -Wall -Wextra -I/usr/include/x86_64-linux-gnu -o "$OUT/c_multi" "$BENCH/c_multi.c" -lcurl
 export LUA_PATH_5_4="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH_5_4="$ROOT/build/5.4/?.so;;"

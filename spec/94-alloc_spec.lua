@@ -80,9 +80,13 @@ describe("failing allocator", function()
       support.shell_quote(root), flags, support.shell_quote(so), flags,
       support.shell_quote(root .. "/spec/alloc/failing_alloc.c"), support.shell_quote(bin)))
     assert(ok, out)
+    -- use_tls=0: LeakSanitizer's walk over the dynamic TLS blocks of the libraries libcurl
+    -- loads crashes in its tracer on this glibc ("Tracer caught signal 11", a DTLS range that is
+    -- not one) since the libcurl client parses URLs with the URL API. Not scanning TLS can only
+    -- add leak reports (fewer roots), never hide one.
     local env = "LD_PRELOAD= ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 "
       .. "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 LSAN_OPTIONS="
-      .. support.shell_quote("suppressions=" .. root .. "/scripts/lsan.supp:print_suppressions=0")
+      .. support.shell_quote("use_tls=0:suppressions=" .. root .. "/scripts/lsan.supp:print_suppressions=0")
     local total, runs, _, errors, nomem, text = sweep(bin, work .. "/asan/?.so", 1, "after", env)
     assert.equal(total, runs)
     assert.equal(runs, errors)
