@@ -28,6 +28,8 @@ for run in $runs; do
       export LUA_CPATH="$top/build/asan/?.so;;"
       export PODERO_HOST_CPATH="$top/build/asan/?.so"
       export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:exitcode=97"
+      # as in scripts/run-tests.sh: no TLS walk (it can crash LeakSanitizer's tracer at exit)
+      export LSAN_OPTIONS="use_tls=0:suppressions=$top/scripts/lsan.supp:print_suppressions=0"
       export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
       cmd="$top/build/asan/lua-host" ;;
     valgrind)
